@@ -1,0 +1,22 @@
+"""The `sarportal` command: thin wrappers that call into the parts."""
+
+from __future__ import annotations
+
+import click
+
+from sarportal import __version__
+
+
+@click.group()
+@click.version_option(__version__, prog_name="sarportal")
+def main() -> None:
+    """sarportal: the merchant portal of the Sicher auf Rechnung invoice payment provider."""
+
+
+def _register() -> None:
+    from sarportal.sandbox.cli import sandbox
+
+    main.add_command(sandbox)
+
+
+_register()
