@@ -1,0 +1,7 @@
+"""Shared test set-up: fixture modules per part, and the rule for absent services."""
+
+from __future__ import annotations
+
+pytest_plugins = [
+    "tests.fixtures.services",
+]
