@@ -14,9 +14,11 @@ def main() -> None:
 
 
 def _register() -> None:
+    from sarportal.demo import demo
     from sarportal.sandbox.cli import sandbox
 
     main.add_command(sandbox)
+    main.add_command(demo)
 
 
 _register()

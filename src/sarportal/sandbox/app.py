@@ -1,0 +1,361 @@
+"""The sandbox's HTTP surface: a small ASGI application implementing the provider contract."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib.resources
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+import yaml
+
+from sarportal.sandbox import params
+from sarportal.sandbox.book import Book
+from sarportal.sandbox.config import READ, WRITE, SandboxConfig
+from sarportal.sandbox.errors import Problem
+from sarportal.sandbox.guards import (
+    FAULTS_AFTER_SERVING,
+    Faults,
+    Grant,
+    Idempotency,
+    RateLimiter,
+    Tokens,
+)
+
+log = logging.getLogger("sarportal.sandbox")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+TX_PATH = re.compile(r"^/v1/transactions/([^/]+)(?:/(captures|refunds|cancellations))?$")
+CUSTOMER_PATH = re.compile(r"^/v1/customers/([^/]+)/transactions$")
+ACTION_FIELDS: dict[str, dict[str, type]] = {
+    "captures": {"amount": int},
+    "refunds": {"amount": int, "reason": str},
+    "cancellations": {},
+}
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    content_type: str = JSON
+    headers: dict[str, str] | None = None
+
+
+def load_contract() -> bytes:
+    """The provider contract (OpenAPI 3.1) as JSON bytes."""
+    text = (importlib.resources.files("sarportal") / "openapi" / "provider-v1.yaml").read_text()
+    return orjson.dumps(yaml.safe_load(text))
+
+
+class SandboxApp:
+    """Routes requests to the books, behind tokens, the rate limit, idempotency and faults."""
+
+    def __init__(self, config: SandboxConfig, books: dict[int, Book], control_token: str) -> None:
+        self.config = config
+        self.books = books
+        self.control_token = control_token
+        self.tokens = Tokens(config.clients, config.token_ttl, time.monotonic)
+        self.limiter = RateLimiter(config.rate_limit, time.monotonic)
+        self.idempotency = Idempotency(time.monotonic)
+        self.faults = Faults(config.fault_rate, config.seed)
+        self.cursors = params.Cursors(secrets.token_bytes(32))
+        self.contract = load_contract()
+        self.requests_served = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request_id = f"req_{secrets.token_hex(8)}"
+        method, path = scope["method"], scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        body = await _read_body(receive)
+        self.requests_served += 1
+        fault = self.faults.draw(method, path) if path.startswith("/v1/") else None
+        try:
+            if fault is not None and fault not in FAULTS_AFTER_SERVING:
+                self._fault_before(fault)
+            response = await self._route(method, path, scope["query_string"], headers, body, fault)
+        except Problem as problem:
+            response = Response(
+                problem.status, orjson.dumps(problem.body(request_id)), PROBLEM, problem.headers
+            )
+        except Exception:
+            log.exception("sandbox: unexpected error (request %s)", request_id)
+            internal = Problem("internal", "An unexpected error occurred in the sandbox.")
+            response = Response(500, orjson.dumps(internal.body(request_id)), PROBLEM)
+        if fault in FAULTS_AFTER_SERVING:  # the request was served (and a write applied) first
+            response = await self._fault_after(fault, response)
+        await _send(send, response, request_id)
+
+    @staticmethod
+    def _fault_before(fault: str) -> None:
+        if fault == "error_500":
+            raise Problem("internal", "Injected fault: internal error.")
+        if fault == "error_503":
+            raise Problem(
+                "unavailable", "Injected fault: service unavailable.", headers={"Retry-After": "1"}
+            )
+
+    async def _fault_after(self, fault: str | None, response: Response) -> Response:
+        if fault == "hang":
+            await asyncio.sleep(self.config.hang_seconds)
+            return response
+        if fault == "truncated":
+            return Response(response.status, response.body[: max(1, len(response.body) // 2)], JSON)
+        return Response(response.status, b'{"data": [<<not json>>', JSON)
+
+    async def _route(
+        self,
+        method: str,
+        path: str,
+        query: bytes,
+        headers: dict[str, str],
+        body: bytes,
+        fault: str | None,
+    ) -> Response:
+        if path == "/openapi.json" and method == "GET":
+            return Response(200, self.contract)
+        if path == "/oauth/token":
+            _allow(method, "POST")
+            return self._token(headers, body)
+        if path.startswith("/_sandbox/"):
+            return self._control(method, path, headers, body)
+        if not path.startswith("/v1/"):
+            raise Problem("not_found", "No such endpoint.")
+        grant = self.tokens.check(headers.get("authorization"))
+        remaining = self.limiter.take(grant.client.client_id)
+        if self.config.latency_ms > 0:
+            await asyncio.sleep(self.config.latency_ms / 1000)
+        book = self.books[grant.client.merchant_no]
+        book.advance_time(time.time())
+        response = await self._v1(method, path, query, headers, body, grant, book)
+        if self.limiter.rate > 0:
+            response.headers = {
+                **(response.headers or {}),
+                "X-RateLimit-Limit": f"{self.limiter.rate:g}",
+                "X-RateLimit-Remaining": str(int(remaining)),
+            }
+        return response
+
+    async def _v1(
+        self,
+        method: str,
+        path: str,
+        query: bytes,
+        headers: dict[str, str],
+        body: bytes,
+        grant: Grant,
+        book: Book,
+    ) -> Response:
+        if path == "/v1/transactions":
+            _allow(method, "GET")
+            _require_scope(grant, READ)
+            return self._list(book, params.parse_query(query, params.LIST_PARAMS))
+        match = CUSTOMER_PATH.match(path)
+        if match:
+            _allow(method, "GET")
+            _require_scope(grant, READ)
+            customer = book.customer_of_id(match.group(1))
+            if customer is None:
+                raise Problem("not_found", "No such customer.")
+            return self._list(
+                book, params.parse_query(query, params.CUSTOMER_LIST_PARAMS), customer
+            )
+        match = TX_PATH.match(path)
+        if not match:
+            raise Problem("not_found", "No such endpoint.")
+        transaction_id, action = match.groups()
+        if action is None:
+            _allow(method, "GET")
+            _require_scope(grant, READ)
+            row = _row(book, transaction_id)
+            return Response(200, orjson.dumps(book.detail(row)))
+        _allow(method, "POST")
+        _require_scope(grant, WRITE)
+        return await self._write(book, grant, transaction_id, action, path, headers, body)
+
+    def _list(
+        self, book: Book, query_params: dict[str, list[str]], customer: int | None = None
+    ) -> Response:
+        query = params.parse_list(query_params, book.data.shops, self.cursors, customer)
+        page = book.page(
+            query.filters, ascending=query.ascending, after=query.after, limit=query.limit
+        )
+        next_cursor = None
+        if page.has_more:
+            next_cursor = self.cursors.issue(query.filters, query.ascending, int(page.rows[-1]))
+        result: dict[str, Any] = {
+            "data": book.summaries(page.rows),
+            "has_more": page.has_more,
+            "next_cursor": next_cursor,
+        }
+        if query.include_total:
+            result["total_count"] = book.count(query.filters)
+        return Response(200, orjson.dumps(result))
+
+    async def _write(
+        self,
+        book: Book,
+        grant: Grant,
+        transaction_id: str,
+        action: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> Response:
+        key = params.idempotency_key(headers.get("idempotency-key"))
+        fields = params.json_body(body, ACTION_FIELDS[action])
+        row = _row(book, transaction_id)
+        client_id = grant.client.client_id
+        canonical = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+        remembered = self.idempotency.begin(
+            client_id, key, self.idempotency.fingerprint("POST", path, canonical)
+        )
+        if remembered is not None:
+            return Response(
+                remembered.status or 500,
+                remembered.body,
+                remembered.content_type,
+                {"Idempotent-Replayed": "true"},
+            )
+        try:
+            if self.config.latency_ms > 0:
+                await asyncio.sleep(self.config.latency_ms / 1000)
+            now = int(time.time())
+            if action == "captures":
+                result = book.capture(row, fields["amount"], now)
+            elif action == "refunds":
+                result = book.refund(row, fields["amount"], fields["reason"].strip(), now)
+            else:
+                result = book.cancel(row, now)
+        except Problem as problem:
+            answer = orjson.dumps(problem.body(f"req_{secrets.token_hex(8)}"))
+            self.idempotency.finish(client_id, key, problem.status, answer, PROBLEM)
+            raise
+        except BaseException:
+            self.idempotency.forget(client_id, key)
+            raise
+        answer = orjson.dumps(result)
+        self.idempotency.finish(client_id, key, 201, answer, JSON)
+        return Response(201, answer)
+
+    def _token(self, headers: dict[str, str], body: bytes) -> Response:
+        if len(body) > params.MAX_BODY:
+            raise Problem.invalid("body", "The body is too large.")
+        try:
+            form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise Problem.invalid("body", "The body must be form-encoded.") from exc
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        basic = headers.get("authorization", "")
+        if basic.lower().startswith("basic "):
+            try:
+                client_id, _, secret = base64.b64decode(basic[6:]).decode("utf-8").partition(":")
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise Problem("unauthorized", "The Basic credentials are malformed.") from exc
+        if form.get("grant_type") != "client_credentials":
+            raise Problem.invalid("grant_type", "Only grant_type=client_credentials is supported.")
+        if not client_id or not secret:
+            raise Problem.invalid("client_id", "client_id and client_secret are required.")
+        token, grant = self.tokens.issue(client_id, secret, form.get("scope"))
+        answer = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.config.token_ttl,
+            "scope": " ".join(sorted(grant.scopes)),
+        }
+        return Response(200, orjson.dumps(answer))
+
+    def _control(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        """Sandbox-only controls for tests: schedule faults, expire tokens. Not in the contract."""
+        if headers.get("authorization") != f"Bearer {self.control_token}":
+            raise Problem("unauthorized", "The sandbox control token is missing or wrong.")
+        _allow(method, "POST")
+        try:
+            request = orjson.loads(body or b"{}")
+        except orjson.JSONDecodeError as exc:
+            raise Problem.invalid("body", "The body is not valid JSON.") from exc
+        if path == "/_sandbox/faults":
+            if request.get("clear"):
+                self.faults.clear()
+            else:
+                self.faults.schedule(
+                    str(request.get("kind")),
+                    str(request.get("path_prefix", "/v1/")),
+                    request.get("method"),
+                    int(request.get("count", 1)),
+                )
+            return Response(200, b"{}")
+        if path == "/_sandbox/expire-tokens":
+            return Response(200, orjson.dumps({"expired": self.tokens.expire_all()}))
+        raise Problem("not_found", "No such control.")
+
+
+def _row(book: Book, transaction_id: str) -> int:
+    row = book.row_of_id(transaction_id)
+    if row is None:
+        raise Problem("not_found", "No such transaction.")
+    return row
+
+
+def _allow(method: str, allowed: str) -> None:
+    if method != allowed:
+        raise Problem.invalid("method", f"Use {allowed} on this endpoint.")
+
+
+def _require_scope(grant: Grant, scope: str) -> None:
+    if scope not in grant.scopes:
+        raise Problem("forbidden", f"The token lacks the scope {scope}.")
+
+
+async def _read_body(receive: Receive) -> bytes:
+    """The body, cut just past the limit: enough to tell that it is too large."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if size <= params.MAX_BODY:
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)[: params.MAX_BODY + 1]
+
+
+async def _send(send: Send, response: Response, request_id: str) -> None:
+    headers = [
+        (b"content-type", response.content_type.encode()),
+        (b"cache-control", b"no-store"),
+        (b"request-id", request_id.encode()),
+    ]
+    for name, value in (response.headers or {}).items():
+        headers.append((name.lower().encode(), value.encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

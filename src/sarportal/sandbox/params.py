@@ -1,0 +1,230 @@
+"""Query parameters and bodies, validated into plain values; every refusal names the parameter."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from sarportal.sandbox import vocab as v
+from sarportal.sandbox.book import Filters
+from sarportal.sandbox.errors import Problem
+
+LIST_PARAMS = frozenset(
+    {
+        "created_from", "created_to", "status", "settlement_status", "payment_method", "currency",
+        "country", "customer_type", "shop", "dunning_level", "amount_min", "amount_max",
+        "order_reference", "limit", "cursor", "order", "include_total",
+    }
+)  # fmt: skip
+CUSTOMER_LIST_PARAMS = frozenset({"limit", "cursor", "order"})
+MAX_BODY = 16 * 1024
+CURRENCY = re.compile(r"[A-Z]{3}")
+COUNTRY = re.compile(r"[A-Z]{2}")
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+MAX_AMOUNT = 10**12
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    filters: Filters
+    ascending: bool
+    limit: int
+    after: int | None
+    include_total: bool
+
+
+def parse_query(raw: bytes, allowed: frozenset[str]) -> dict[str, list[str]]:
+    try:
+        pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Problem.invalid("query", "The query string is not valid.") from exc
+    params: dict[str, list[str]] = {}
+    for name, value in pairs:
+        if name not in allowed:
+            raise Problem.invalid(name, f"Unknown query parameter '{name}'.")
+        params.setdefault(name, []).append(value)
+    return params
+
+
+def _single(params: dict[str, list[str]], name: str) -> str | None:
+    values = params.get(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise Problem.invalid(name, f"'{name}' may be given only once.")
+    return values[0]
+
+
+def _integer(params: dict[str, list[str]], name: str, low: int, high: int) -> int | None:
+    text = _single(params, name)
+    if text is None:
+        return None
+    if not re.fullmatch(r"[0-9]{1,13}", text) or not low <= int(text) <= high:
+        raise Problem.invalid(name, f"'{name}' must be an integer from {low} to {high}.")
+    return int(text)
+
+
+def _time(params: dict[str, list[str]], name: str) -> int | None:
+    text = _single(params, name)
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise Problem.invalid(name, f"'{name}' must be an RFC 3339 date-time.") from exc
+    if moment.tzinfo is None or "T" not in text.upper():
+        raise Problem.invalid(name, f"'{name}' must be an RFC 3339 date-time with a time zone.")
+    return int(moment.timestamp())
+
+
+def _choices(
+    params: dict[str, list[str]], name: str, vocabulary: Sequence[str | None]
+) -> frozenset[int] | None:
+    values = params.get(name)
+    if values is None:
+        return None
+    codes = set()
+    for value in values:
+        if value not in vocabulary:
+            known = ", ".join(x for x in vocabulary if x is not None)
+            raise Problem.invalid(name, f"'{value}' is not a valid {name}; use one of {known}.")
+        codes.add(vocabulary.index(value))
+    return frozenset(codes)
+
+
+def _codes(
+    params: dict[str, list[str]], name: str, pattern: re.Pattern[str], vocabulary: Sequence[str]
+) -> frozenset[int] | None:
+    """Codes of well-formed values; a well-formed value we do not know simply matches nothing."""
+    values = params.get(name)
+    if values is None:
+        return None
+    for value in values:
+        if not pattern.fullmatch(value):
+            raise Problem.invalid(name, f"'{value}' is not a valid {name} code.")
+    return frozenset(vocabulary.index(x) for x in values if x in vocabulary)
+
+
+def parse_filters(params: dict[str, list[str]], shops: Sequence[str]) -> Filters:
+    created_from = _time(params, "created_from")
+    created_to = _time(params, "created_to")
+    amount_min = _integer(params, "amount_min", 0, MAX_AMOUNT)
+    amount_max = _integer(params, "amount_max", 0, MAX_AMOUNT)
+    reference = _single(params, "order_reference")
+    if reference is not None and not 1 <= len(reference) <= 64:
+        raise Problem.invalid("order_reference", "'order_reference' must have 1 to 64 characters.")
+    dunning = params.get("dunning_level")
+    if dunning is not None and any(d not in ("0", "1", "2", "3", "4") for d in dunning):
+        raise Problem.invalid("dunning_level", "'dunning_level' must be an integer from 0 to 4.")
+    shop = params.get("shop")
+    if shop is not None and any(not 1 <= len(s) <= 64 for s in shop):
+        raise Problem.invalid("shop", "'shop' must have 1 to 64 characters.")
+    return Filters(
+        created_from=created_from,
+        created_to=created_to,
+        status=_choices(params, "status", v.STATUSES),
+        settlement=_choices(params, "settlement_status", v.SETTLEMENTS),
+        method=_choices(params, "payment_method", v.PAYMENT_METHODS),
+        currency=_codes(params, "currency", CURRENCY, v.CURRENCIES),
+        country=_codes(params, "country", COUNTRY, v.COUNTRIES),
+        customer_type=_choices(params, "customer_type", v.CUSTOMER_TYPES),
+        shop=None if shop is None else frozenset(shops.index(s) for s in shop if s in shops),
+        dunning=None if dunning is None else frozenset(int(d) for d in dunning),
+        amount_min=amount_min,
+        amount_max=amount_max,
+        order_reference=reference,
+    )
+
+
+class Cursors:
+    """Opaque, signed cursors: a position, valid only for the filters and order it came from."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def _mac(self, filters: Filters, ascending: bool, position: int) -> str:
+        message = f"{filters!r}|{ascending}|{position}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:20]
+
+    def issue(self, filters: Filters, ascending: bool, position: int) -> str:
+        text = f"{position}.{self._mac(filters, ascending, position)}"
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    def read(self, cursor: str, filters: Filters, ascending: bool) -> int:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+            position_text, mac = text.split(".", 1)
+            position = int(position_text)
+        except (ValueError, UnicodeError) as exc:
+            raise Problem.invalid("cursor", "The cursor is not valid.") from exc
+        if not hmac.compare_digest(mac, self._mac(filters, ascending, position)):
+            raise Problem.invalid(
+                "cursor", "The cursor is not valid for these filters and this order."
+            )
+        return position
+
+
+def parse_list(
+    params: dict[str, list[str]],
+    shops: Sequence[str],
+    cursors: Cursors,
+    customer: int | None = None,
+) -> ListQuery:
+    filters = parse_filters(params, shops)
+    if customer is not None:
+        filters = replace(filters, customer=customer)
+    order = _single(params, "order") or "created_desc"
+    if order not in ("created_desc", "created_asc"):
+        raise Problem.invalid("order", "'order' must be created_desc or created_asc.")
+    ascending = order == "created_asc"
+    limit = _integer(params, "limit", 1, 1000) or 100
+    include_total = _single(params, "include_total") or "false"
+    if include_total not in ("true", "false"):
+        raise Problem.invalid("include_total", "'include_total' must be true or false.")
+    cursor = _single(params, "cursor")
+    after = None if cursor is None else cursors.read(cursor, filters, ascending)
+    return ListQuery(filters, ascending, limit, after, include_total == "true")
+
+
+def json_body(raw: bytes, fields: dict[str, type]) -> dict[str, Any]:
+    """A JSON object body with exactly the known fields (all required), or a clear refusal."""
+    if len(raw) > MAX_BODY:
+        raise Problem.invalid("body", f"The body is larger than {MAX_BODY} bytes.")
+    try:
+        body = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise Problem.invalid("body", "The body is not valid JSON.") from exc
+    if not isinstance(body, dict):
+        raise Problem.invalid("body", "The body must be a JSON object.")
+    for name in body:
+        if name not in fields:
+            raise Problem.invalid(name, f"Unknown field '{name}'.")
+    for name, kind in fields.items():
+        if name not in body:
+            raise Problem.invalid(name, f"'{name}' is required.")
+        value = body[name]
+        if kind is int and (type(value) is not int or not 1 <= value <= MAX_AMOUNT):
+            raise Problem.invalid(name, f"'{name}' must be a positive integer in minor units.")
+        if kind is str and (not isinstance(value, str) or not 1 <= len(value.strip()) <= 500):
+            raise Problem.invalid(name, f"'{name}' must be a text of 1 to 500 characters.")
+    return body
+
+
+def idempotency_key(value: str | None) -> str:
+    if value is None:
+        raise Problem.invalid("Idempotency-Key", "The Idempotency-Key header is required.")
+    if not IDEMPOTENCY_KEY.fullmatch(value):
+        raise Problem.invalid(
+            "Idempotency-Key", "The Idempotency-Key must be 1 to 255 printable ASCII characters."
+        )
+    return value
