@@ -201,14 +201,12 @@ class SandboxApp:
         next_cursor = None
         if page.has_more:
             next_cursor = self.cursors.issue(query.filters, query.ascending, int(page.rows[-1]))
-        result: dict[str, Any] = {
-            "data": book.summaries(page.rows),
-            "has_more": page.has_more,
-            "next_cursor": next_cursor,
-        }
+        rest: dict[str, Any] = {"has_more": page.has_more, "next_cursor": next_cursor}
         if query.include_total:
-            result["total_count"] = book.count(query.filters)
-        return Response(200, orjson.dumps(result))
+            rest["total_count"] = book.count(query.filters)
+        # {"data": [...], "has_more": ..., ...}: the rendered rows spliced before the rest.
+        body = b'{"data":' + book.renderer.render(page.rows) + b"," + orjson.dumps(rest)[1:]
+        return Response(200, body)
 
     async def _write(
         self,

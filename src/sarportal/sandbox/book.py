@@ -19,6 +19,7 @@ from sarportal.sandbox.data import MerchantData, dunning_level, status_from_amou
 from sarportal.sandbox.errors import Problem
 from sarportal.sandbox.ids import IdCodec
 from sarportal.sandbox.people import People
+from sarportal.sandbox.render import SummaryRenderer
 
 Rows = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -64,6 +65,10 @@ class Book:
     people: People
     events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     _swept_at: float = 0.0
+    renderer: SummaryRenderer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.renderer = SummaryRenderer(self.data, self.tx_ids, self.customer_ids)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -166,7 +171,9 @@ class Book:
             "captured_amount": d.captured[rows].tolist(),
             "refunded_amount": d.refunded[rows].tolist(),
             "cancelled_amount": d.cancelled[rows].tolist(),
-            "order_reference": [f"{d.order_prefix}-{r + 1_000_000:07d}" for r in rows.tolist()],
+            "order_reference": [
+                f"{d.order_prefix}-{r + v.ORDER_NUMBER_OFFSET}" for r in rows.tolist()
+            ],
             "shop": [d.shops[i] for i in d.shop[rows].tolist()],
             "country": [v.COUNTRIES[i] for i in d.country[rows].tolist()],
             "customer_type": [v.CUSTOMER_TYPES[i] for i in d.customer_type[rows].tolist()],
@@ -219,9 +226,14 @@ class Book:
 
     def row_of_order_reference(self, reference: str) -> int | None:
         prefix, _, digits = reference.partition("-")
-        if prefix != self.data.order_prefix or len(digits) != 7 or not digits.isdigit():
+        if (
+            prefix != self.data.order_prefix
+            or len(digits) != v.ORDER_NUMBER_DIGITS
+            or not digits.isascii()
+            or not digits.isdigit()
+        ):
             return None
-        row = int(digits) - 1_000_000
+        row = int(digits) - v.ORDER_NUMBER_OFFSET
         return row if 0 <= row < self.data.size else None
 
     # -- history -------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from sarportal.sandbox.config import SandboxConfig
     help="Where ca.pem (the CA clients must trust) and the server's key are written.",
 )
 @click.option(
-    "--transactions", default=50_000, show_default=True, type=click.IntRange(1, 20_000_000)
+    "--transactions", default=50_000, show_default=True, type=click.IntRange(1, 50_000_000)
 )
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option(

@@ -34,11 +34,14 @@ class IdCodec:
         x = x * np.uint64(self._a2)
         return x ^ (x >> np.uint64(29))
 
+    def permuted(self, merchant_no: int, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+        """The 64-bit numbers behind the ids of many rows of one merchant."""
+        return self._permute(rows.astype(np.uint64) | np.uint64(merchant_no << MERCHANT_SHIFT))
+
     def encode_many(self, merchant_no: int, rows: npt.NDArray[np.int64]) -> list[str]:
         """The ids of many rows of one merchant."""
-        values = rows.astype(np.uint64) | np.uint64(merchant_no << MERCHANT_SHIFT)
         prefix = self.prefix
-        return [f"{prefix}_{x:016x}" for x in self._permute(values).tolist()]
+        return [f"{prefix}_{x:016x}" for x in self.permuted(merchant_no, rows).tolist()]
 
     def encode(self, merchant_no: int, row: int) -> str:
         return self.encode_many(merchant_no, np.asarray([row], dtype=np.int64))[0]

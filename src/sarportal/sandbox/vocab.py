@@ -52,3 +52,7 @@ DECLINE_REASONS = (
 )
 
 DAY = 86_400
+
+# Order references are "<merchant prefix>-<8 digits>": the row number plus this offset.
+ORDER_NUMBER_OFFSET = 10_000_000
+ORDER_NUMBER_DIGITS = 8

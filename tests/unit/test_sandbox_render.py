@@ -1,0 +1,48 @@
+"""The fast page renderer gives exactly the objects of the reference `Book.summaries`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sarportal.sandbox.book import Book
+from sarportal.sandbox.config import SandboxConfig
+from sarportal.sandbox.server import build_app
+
+N = 4000
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> Book:
+    state_dir: Path = tmp_path_factory.mktemp("render")
+    app = build_app(SandboxConfig(state_dir=state_dir, transactions=N, seed=3, now=1_790_000_000))
+    return app.books[1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.integers(0, N - 1), min_size=0, max_size=300))
+def test_rendered_page_equals_reference(book: Book, rows: list[int]) -> None:
+    picked = np.asarray(rows, dtype=np.int64)
+    assert orjson.loads(book.renderer.render(picked)) == book.summaries(picked)
+
+
+def test_rendered_page_follows_writes(book: Book) -> None:
+    authorized = np.flatnonzero(book.data.status == 1)[:3]
+    now = int(book.data.created[authorized].max()) + 60
+    for row in authorized.tolist():
+        book.capture(row, 1, now)
+    assert orjson.loads(book.renderer.render(authorized)) == book.summaries(authorized)
+    assert all(s["captured_amount"] == 1 for s in book.summaries(authorized))
+
+
+def test_large_numbers_and_other_merchants(tmp_path: Path) -> None:
+    app = build_app(SandboxConfig(state_dir=tmp_path, transactions=50, seed=9))
+    book = app.books[2]
+    book.data.amount[:5] = [1, 9, 10, 999_999_999_999, 10**12]
+    rows = np.arange(book.data.size, dtype=np.int64)
+    assert orjson.loads(book.renderer.render(rows)) == book.summaries(rows)
