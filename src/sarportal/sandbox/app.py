@@ -47,6 +47,16 @@ ACTION_FIELDS: dict[str, dict[str, type]] = {
 }
 
 
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: bytes
+    headers: dict[str, str]
+    body: bytes
+    request_id: str
+
+
 @dataclass
 class Response:
     status: int
@@ -91,7 +101,8 @@ class SandboxApp:
         try:
             if fault is not None and fault not in FAULTS_AFTER_SERVING:
                 self._fault_before(fault)
-            response = await self._route(method, path, scope["query_string"], headers, body, fault)
+            request = Request(method, path, scope["query_string"], headers, body, request_id)
+            response = await self._route(request)
         except Problem as problem:
             response = Response(
                 problem.status, orjson.dumps(problem.body(request_id)), PROBLEM, problem.headers
@@ -121,22 +132,15 @@ class SandboxApp:
             return Response(response.status, response.body[: max(1, len(response.body) // 2)], JSON)
         return Response(response.status, b'{"data": [<<not json>>', JSON)
 
-    async def _route(
-        self,
-        method: str,
-        path: str,
-        query: bytes,
-        headers: dict[str, str],
-        body: bytes,
-        fault: str | None,
-    ) -> Response:
+    async def _route(self, request: Request) -> Response:
+        method, path, headers = request.method, request.path, request.headers
         if path == "/openapi.json" and method == "GET":
             return Response(200, self.contract)
         if path == "/oauth/token":
             _allow(method, "POST")
-            return self._token(headers, body)
+            return self._token(headers, request.body)
         if path.startswith("/_sandbox/"):
-            return self._control(method, path, headers, body)
+            return self._control(method, path, headers, request.body)
         if not path.startswith("/v1/"):
             raise Problem("not_found", "No such endpoint.")
         grant = self.tokens.check(headers.get("authorization"))
@@ -145,7 +149,7 @@ class SandboxApp:
             await asyncio.sleep(self.config.latency_ms / 1000)
         book = self.books[grant.client.merchant_no]
         book.advance_time(time.time())
-        response = await self._v1(method, path, query, headers, body, grant, book)
+        response = await self._v1(request, grant, book)
         if self.limiter.rate > 0:
             response.headers = {
                 **(response.headers or {}),
@@ -154,16 +158,8 @@ class SandboxApp:
             }
         return response
 
-    async def _v1(
-        self,
-        method: str,
-        path: str,
-        query: bytes,
-        headers: dict[str, str],
-        body: bytes,
-        grant: Grant,
-        book: Book,
-    ) -> Response:
+    async def _v1(self, request: Request, grant: Grant, book: Book) -> Response:
+        method, path, query = request.method, request.path, request.query
         if path == "/v1/transactions":
             _allow(method, "GET")
             _require_scope(grant, READ)
@@ -189,7 +185,7 @@ class SandboxApp:
             return Response(200, orjson.dumps(book.detail(row)))
         _allow(method, "POST")
         _require_scope(grant, WRITE)
-        return await self._write(book, grant, transaction_id, action, path, headers, body)
+        return await self._write(request, book, grant, transaction_id, action)
 
     def _list(
         self, book: Book, query_params: dict[str, list[str]], customer: int | None = None
@@ -209,22 +205,15 @@ class SandboxApp:
         return Response(200, body)
 
     async def _write(
-        self,
-        book: Book,
-        grant: Grant,
-        transaction_id: str,
-        action: str,
-        path: str,
-        headers: dict[str, str],
-        body: bytes,
+        self, request: Request, book: Book, grant: Grant, transaction_id: str, action: str
     ) -> Response:
-        key = params.idempotency_key(headers.get("idempotency-key"))
-        fields = params.json_body(body, ACTION_FIELDS[action])
+        key = params.idempotency_key(request.headers.get("idempotency-key"))
+        fields = params.json_body(request.body, ACTION_FIELDS[action])
         row = _row(book, transaction_id)
         client_id = grant.client.client_id
         canonical = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
         remembered = self.idempotency.begin(
-            client_id, key, self.idempotency.fingerprint("POST", path, canonical)
+            client_id, key, self.idempotency.fingerprint("POST", request.path, canonical)
         )
         if remembered is not None:
             return Response(
@@ -244,7 +233,7 @@ class SandboxApp:
             else:
                 result = book.cancel(row, now)
         except Problem as problem:
-            answer = orjson.dumps(problem.body(f"req_{secrets.token_hex(8)}"))
+            answer = orjson.dumps(problem.body(request.request_id))
             self.idempotency.finish(client_id, key, problem.status, answer, PROBLEM)
             raise
         except BaseException:

@@ -7,6 +7,7 @@ index in memory, and ids look random rather than sequential.
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +15,7 @@ import numpy.typing as npt
 MASK = (1 << 64) - 1
 MERCHANT_SHIFT = 40
 ROW_MASK = (1 << MERCHANT_SHIFT) - 1
+HEX_DIGITS = re.compile(r"[0-9a-f]{16}")
 
 
 class IdCodec:
@@ -49,12 +51,9 @@ class IdCodec:
     def decode(self, text: str) -> tuple[int, int] | None:
         """(merchant, row) of an id, or None when it is not one of ours."""
         head, _, digits = text.partition("_")
-        if head != self.prefix or len(digits) != 16:
+        if head != self.prefix or not HEX_DIGITS.fullmatch(digits):
             return None
-        try:
-            x = int(digits, 16)
-        except ValueError:
-            return None
+        x = int(digits, 16)
         x ^= (x >> 29) ^ (x >> 58)
         x = (x * self._a2_inv) & MASK
         x ^= (x >> 31) ^ (x >> 62)

@@ -1,0 +1,781 @@
+"""Every sandbox answer, success and error, validated against the provider's OpenAPI document.
+
+Each case makes one real request over TLS, then openapi-core checks the response (status, headers,
+media type, body schema) against the operation the request names, and the request itself where
+the case sends a valid request. The table names each case, so a failure says which answer broke
+the contract. Endpoint behaviour beyond the contract lives in `test_sandbox_api.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib.resources import files
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+import yaml
+from openapi_core import Config, OpenAPI
+from openapi_core.datatypes import RequestParameters
+from openapi_core.exceptions import OpenAPIError
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from tests.fixtures.sandbox import RowPicker, SandboxHandle
+
+SPEC: dict[str, Any] = yaml.safe_load(
+    (files("sarportal") / "openapi" / "provider-v1.yaml").read_text(encoding="utf-8")
+)
+CONFIG = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
+
+
+@cache
+def openapi_for(base_url: str) -> OpenAPI:
+    """The contract with its server set to where this sandbox listens (its port is random)."""
+    spec = {**SPEC, "servers": [{"url": base_url}]}
+    return OpenAPI.from_dict(spec, config=CONFIG)
+
+
+# -- httpx → openapi-core protocols ----------------------------------------------------------
+
+
+class HttpxOpenAPIRequest:
+    """An `httpx.Request` seen through openapi-core's `Request` protocol."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        url = request.url
+        self.host_url = f"{url.scheme}://{url.netloc.decode('ascii')}"
+        self.path = url.path
+        self.method = request.method.lower()
+        self.body: bytes | None = request.content or None
+        self.content_type = request.headers.get("content-type", "")
+        query = parse_qsl(url.query.decode("ascii"), keep_blank_values=True)
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict(query),
+            header=Headers(list(request.headers.items())),
+            cookie=ImmutableMultiDict(),
+        )
+
+
+class HttpxOpenAPIResponse:
+    """An `httpx.Response` seen through openapi-core's `Response` protocol."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.status_code = response.status_code
+        self.content_type = response.headers.get("content-type", "")
+        self.headers = Headers(list(response.headers.items()))
+        self.data: bytes | None = response.content
+
+
+def assert_matches_contract(
+    base_url: str, response: httpx.Response, *, check_request: bool = True
+) -> None:
+    """The response (and, unless told otherwise, the request) conform to the contract."""
+    api = openapi_for(base_url)
+    request = HttpxOpenAPIRequest(response.request)
+    with warnings.catch_warnings():
+        # openapi-core has no provider for the oauth2 scheme and warns; the sandbox checks it.
+        warnings.filterwarnings("ignore", "Unsupported scheme type")
+        if check_request:
+            api.validate_request(request)
+        api.validate_response(request, HttpxOpenAPIResponse(response))
+
+
+# -- the cases ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Ctx:
+    """What a case may use to make its request."""
+
+    sandbox: SandboxHandle
+    rows: RowPicker
+    make_sandbox: Callable[..., SandboxHandle]
+    clients: dict[str, httpx.Client] = field(default_factory=dict)
+    base_url: str = ""
+
+    def client(self, client_id: str = "demo-operator") -> httpx.Client:
+        if client_id not in self.clients:
+            self.clients[client_id] = self.sandbox.client(client_id)
+        return self.clients[client_id]
+
+    def anonymous(self) -> httpx.Client:
+        if "" not in self.clients:
+            self.clients[""] = httpx.Client(
+                base_url=self.sandbox.url, verify=self.sandbox.ssl_context()
+            )
+        return self.clients[""]
+
+    def other_merchants_row(self) -> dict[str, Any]:
+        page = self.client("other-operator").get("/v1/transactions", params={"limit": 1})
+        return dict(page.json()["data"][0])
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    status: int
+    code: str | None  # the problem `code`, None for a success
+    make: Callable[[Ctx], httpx.Response]
+    param: str | None = None  # the problem's `param`, where the contract names one
+    valid_request: bool = True  # whether openapi-core should also accept the request
+    replayed: bool = False  # whether the answer must carry `Idempotent-Replayed: true`
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
+def _token(ctx: Ctx, **form: str) -> httpx.Response:
+    return ctx.anonymous().post("/oauth/token", data=form)
+
+
+def _list(ctx: Ctx, **params: Any) -> httpx.Response:
+    return ctx.client().get("/v1/transactions", params=params)
+
+
+def _detail_of(ctx: Ctx, status: str) -> httpx.Response:
+    row = ctx.rows.take(status)
+    return ctx.client().get(f"/v1/transactions/{row['id']}")
+
+
+def _write(
+    ctx: Ctx, action: str, status: str, body: dict[str, Any], client_id: str = "demo-operator"
+) -> httpx.Response:
+    row = ctx.rows.take(status)
+    return ctx.client(client_id).post(
+        f"/v1/transactions/{row['id']}/{action}", json=body, headers=key()
+    )
+
+
+def _replay(ctx: Ctx, action: str, status: str, body: dict[str, Any]) -> httpx.Response:
+    row = ctx.rows.take(status)
+    path, headers = f"/v1/transactions/{row['id']}/{action}", key()
+    first = ctx.client().post(path, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers
+    again = ctx.client().post(path, json=body, headers=headers)
+    assert again.content == first.content
+    return again
+
+
+def _key_conflict(ctx: Ctx) -> httpx.Response:
+    row = ctx.rows.take("authorized")
+    path, headers = f"/v1/transactions/{row['id']}/captures", key()
+    first = ctx.client().post(path, json={"amount": 1}, headers=headers)
+    assert first.status_code == 201, first.text
+    return ctx.client().post(path, json={"amount": 2}, headers=headers)
+
+
+def _without_key(ctx: Ctx, action: str, status: str, body: dict[str, Any]) -> httpx.Response:
+    row = ctx.rows.take(status)
+    return ctx.client().post(f"/v1/transactions/{row['id']}/{action}", json=body)
+
+
+def _unknown_tx_write(ctx: Ctx, action: str, body: dict[str, Any]) -> httpx.Response:
+    other = ctx.other_merchants_row()["id"]
+    return ctx.client().post(f"/v1/transactions/{other}/{action}", json=body, headers=key())
+
+
+def _too_much(ctx: Ctx, action: str, status: str) -> httpx.Response:
+    row = ctx.rows.take(status)
+    available = (
+        row["amount"] - row["captured_amount"] - row["cancelled_amount"]
+        if action == "captures"
+        else row["captured_amount"] - row["refunded_amount"]
+    )
+    body: dict[str, Any] = {"amount": available + 1}
+    if action == "refunds":
+        body["reason"] = "too much"
+    return ctx.client().post(f"/v1/transactions/{row['id']}/{action}", json=body, headers=key())
+
+
+def _customer_list(ctx: Ctx, **params: Any) -> httpx.Response:
+    row = ctx.rows.take("captured")
+    return ctx.client().get(f"/v1/customers/{row['customer_id']}/transactions", params=params)
+
+
+def _rate_limited(ctx: Ctx) -> httpx.Response:
+    limited = ctx.make_sandbox(rate_limit=1)
+    ctx.base_url = limited.url
+    with limited.client("demo-viewer") as client:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            response = client.get("/v1/transactions", params={"limit": 1})
+            if response.status_code == 429:
+                return response
+            assert response.status_code == 200, response.text
+            assert_matches_contract(limited.url, response)  # the 200 with X-RateLimit-*
+    raise AssertionError("no 429 within 10 s at 1 request a second")
+
+
+def _fault(kind: str, method: str) -> Callable[[Ctx], httpx.Response]:
+    def make(ctx: Ctx) -> httpx.Response:
+        row = ctx.rows.take("authorized")
+        path = f"/v1/transactions/{row['id']}"
+        ctx.sandbox.running.app.faults.schedule(kind, path, method, 1)
+        if method == "GET":
+            return ctx.client().get(path)
+        return ctx.client().post(f"{path}/captures", json={"amount": 1}, headers=key())
+
+    return make
+
+
+TOKEN = {"grant_type": "client_credentials"}
+OPERATOR = {**TOKEN, "client_id": "demo-operator", "client_secret": "demo-operator-secret"}
+LAST_YEAR = (datetime.now(UTC) - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
+LAST_MONTH = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+REFUND = {"amount": 1, "reason": "customer return"}
+
+CASES = [
+    # token
+    Case("token_200", 200, None, lambda c: _token(c, **OPERATOR)),
+    Case(
+        "token_200_narrowed_scope",
+        200,
+        None,
+        lambda c: _token(c, **OPERATOR, scope="transactions:read"),
+    ),
+    Case(
+        "token_200_basic_auth",
+        200,
+        None,
+        lambda c: c.anonymous().post(
+            "/oauth/token", data=TOKEN, auth=("demo-viewer", "demo-viewer-secret")
+        ),
+    ),
+    Case(
+        "token_400_grant_type",
+        400,
+        "invalid_request",
+        lambda c: _token(c, **{**OPERATOR, "grant_type": "password"}),
+        "grant_type",
+        valid_request=False,
+    ),
+    Case(
+        "token_400_missing_secret",
+        400,
+        "invalid_request",
+        lambda c: _token(c, **TOKEN, client_id="demo-operator"),
+        "client_id",
+    ),
+    Case(
+        "token_400_scope_not_held",
+        400,
+        "invalid_request",
+        lambda c: _token(
+            c,
+            **{**OPERATOR, "client_id": "demo-viewer", "client_secret": "demo-viewer-secret"},
+            scope="transactions:write",
+        ),
+        "scope",
+    ),
+    Case(
+        "token_401_wrong_secret",
+        401,
+        "unauthorized",
+        lambda c: _token(c, **{**OPERATOR, "client_secret": "wrong"}),
+    ),
+    Case(
+        "token_401_unknown_client",
+        401,
+        "unauthorized",
+        lambda c: _token(c, **{**OPERATOR, "client_id": "nobody"}),
+    ),
+    # list
+    Case("list_200", 200, None, lambda c: _list(c)),
+    Case("list_200_include_total", 200, None, lambda c: _list(c, include_total="true", limit=50)),
+    Case(
+        "list_200_statuses_asc",
+        200,
+        None,
+        lambda c: _list(
+            c, status=["captured", "refunded", "partially_refunded"], order="created_asc", limit=200
+        ),
+    ),
+    Case(
+        "list_200_settlement_dunning",
+        200,
+        None,
+        lambda c: _list(
+            c,
+            settlement_status=["overdue", "written_off"],
+            dunning_level=[2, 3, 4],
+            include_total="true",
+        ),
+    ),
+    Case(
+        "list_200_method_country_currency",
+        200,
+        None,
+        lambda c: _list(
+            c, payment_method=["installments", "direct_debit"], country=["CH"], currency="CHF"
+        ),
+    ),
+    Case(
+        "list_200_amounts_and_time",
+        200,
+        None,
+        lambda c: _list(
+            c,
+            amount_min=5000,
+            amount_max=20000,
+            created_from=LAST_YEAR,
+            created_to=LAST_MONTH,
+            limit=1000,
+        ),
+    ),
+    Case(
+        "list_200_shop_customer_type",
+        200,
+        None,
+        lambda c: _list(c, shop="musterhaus-b2b", customer_type="b2b", include_total="false"),
+    ),
+    Case(
+        "list_200_empty",
+        200,
+        None,
+        lambda c: _list(c, order_reference="NO-SUCH-ORDER", include_total="true"),
+    ),
+    Case(
+        "list_200_second_page",
+        200,
+        None,
+        lambda c: _list(c, limit=10, cursor=_list(c, limit=10).json()["next_cursor"]),
+    ),
+    Case(
+        "list_400_limit_0",
+        400,
+        "invalid_request",
+        lambda c: _list(c, limit=0),
+        "limit",
+        valid_request=False,
+    ),
+    Case(
+        "list_400_limit_1001",
+        400,
+        "invalid_request",
+        lambda c: _list(c, limit=1001),
+        "limit",
+        valid_request=False,
+    ),
+    Case(
+        "list_400_unknown_status",
+        400,
+        "invalid_request",
+        lambda c: _list(c, status="lost"),
+        "status",
+        valid_request=False,
+    ),
+    Case(
+        "list_400_bad_date",
+        400,
+        "invalid_request",
+        lambda c: _list(c, created_from="yesterday"),
+        "created_from",
+        valid_request=False,
+    ),
+    Case(
+        "list_400_negative_amount",
+        400,
+        "invalid_request",
+        lambda c: _list(c, amount_min=-1),
+        "amount_min",
+        valid_request=False,
+    ),
+    Case(
+        "list_400_bad_order",
+        400,
+        "invalid_request",
+        lambda c: _list(c, order="amount_desc"),
+        "order",
+        valid_request=False,
+    ),
+    Case(
+        "list_400_bad_cursor",
+        400,
+        "invalid_request",
+        lambda c: _list(c, cursor="not-a-cursor"),
+        "cursor",
+    ),
+    Case(
+        "list_400_unknown_param",
+        400,
+        "invalid_request",
+        lambda c: _list(c, colour="blue"),
+        "colour",
+    ),
+    Case(
+        "list_400_include_total_yes",
+        400,
+        "invalid_request",
+        lambda c: _list(c, include_total="yes"),
+        "include_total",
+        valid_request=False,
+    ),
+    Case(
+        "list_401_no_token",
+        401,
+        "unauthorized",
+        lambda c: c.anonymous().get("/v1/transactions"),
+        valid_request=False,
+    ),
+    Case(
+        "list_401_bad_token",
+        401,
+        "unauthorized",
+        lambda c: c.anonymous().get("/v1/transactions", headers={"Authorization": "Bearer nope"}),
+    ),
+    # detail
+    Case("detail_200_captured", 200, None, lambda c: _detail_of(c, "captured")),
+    Case("detail_200_declined", 200, None, lambda c: _detail_of(c, "declined")),
+    Case("detail_200_partially_refunded", 200, None, lambda c: _detail_of(c, "partially_refunded")),
+    Case("detail_200_expired", 200, None, lambda c: _detail_of(c, "expired")),
+    Case(
+        "detail_404_unknown",
+        404,
+        "not_found",
+        lambda c: c.client().get("/v1/transactions/tx_0123456789abcdef"),
+    ),
+    Case(
+        "detail_404_other_merchant",
+        404,
+        "not_found",
+        lambda c: c.client().get(f"/v1/transactions/{c.other_merchants_row()['id']}"),
+    ),
+    Case(
+        "detail_404_malformed",
+        404,
+        "not_found",
+        lambda c: c.client().get("/v1/transactions/order-42"),
+        valid_request=False,
+    ),
+    # A non-canonical spelling of a real id (upper-case hex) is malformed: 404, like any other.
+    Case(
+        "detail_404_uppercase_id",
+        404,
+        "not_found",
+        lambda c: c.client().get(
+            f"/v1/transactions/tx_{c.rows.take('captured')['id'][3:].upper()}"
+        ),
+        valid_request=False,
+    ),
+    Case(
+        "detail_401_no_token",
+        401,
+        "unauthorized",
+        lambda c: c.anonymous().get(f"/v1/transactions/{c.rows.take('captured')['id']}"),
+        valid_request=False,
+    ),
+    # customer transactions
+    Case("customer_200", 200, None, lambda c: _customer_list(c)),
+    Case(
+        "customer_200_asc_limit",
+        200,
+        None,
+        lambda c: _customer_list(c, order="created_asc", limit=1),
+    ),
+    Case(
+        "customer_400_filter_not_offered",
+        400,
+        "invalid_request",
+        lambda c: _customer_list(c, status="captured"),
+        "status",
+    ),
+    Case(
+        "customer_404_unknown",
+        404,
+        "not_found",
+        lambda c: c.client().get("/v1/customers/cus_0123456789abcdef/transactions"),
+    ),
+    Case(
+        "customer_404_other_merchant",
+        404,
+        "not_found",
+        lambda c: c.client().get(
+            f"/v1/customers/{c.other_merchants_row()['customer_id']}/transactions"
+        ),
+    ),
+    # captures
+    Case("capture_201", 201, None, lambda c: _write(c, "captures", "authorized", {"amount": 100})),
+    Case(
+        "capture_201_replayed",
+        201,
+        None,
+        lambda c: _replay(c, "captures", "authorized", {"amount": 100}),
+        replayed=True,
+    ),
+    Case(
+        "capture_400_missing_key",
+        400,
+        "invalid_request",
+        lambda c: _without_key(c, "captures", "authorized", {"amount": 1}),
+        "Idempotency-Key",
+        valid_request=False,
+    ),
+    Case(
+        "capture_400_fractional_amount",
+        400,
+        "invalid_request",
+        lambda c: _write(c, "captures", "authorized", {"amount": 1.5}),
+        "amount",
+        valid_request=False,
+    ),
+    Case(
+        "capture_403_viewer",
+        403,
+        "forbidden",
+        lambda c: _write(c, "captures", "authorized", {"amount": 1}, "demo-viewer"),
+    ),
+    Case(
+        "capture_404_other_merchant",
+        404,
+        "not_found",
+        lambda c: _unknown_tx_write(c, "captures", {"amount": 1}),
+    ),
+    Case(
+        "capture_409_declined",
+        409,
+        "invalid_state",
+        lambda c: _write(c, "captures", "declined", {"amount": 1}),
+    ),
+    Case(
+        "capture_409_expired",
+        409,
+        "invalid_state",
+        lambda c: _write(c, "captures", "expired", {"amount": 1}),
+    ),
+    Case("capture_409_key_conflict", 409, "idempotency_conflict", _key_conflict, "Idempotency-Key"),
+    Case(
+        "capture_422_too_much",
+        422,
+        "amount_exceeds_available",
+        lambda c: _too_much(c, "captures", "authorized"),
+        "amount",
+    ),
+    # refunds
+    Case("refund_201", 201, None, lambda c: _write(c, "refunds", "captured", REFUND)),
+    Case(
+        "refund_201_replayed",
+        201,
+        None,
+        lambda c: _replay(c, "refunds", "captured", REFUND),
+        replayed=True,
+    ),
+    Case(
+        "refund_400_missing_key",
+        400,
+        "invalid_request",
+        lambda c: _without_key(c, "refunds", "captured", REFUND),
+        "Idempotency-Key",
+        valid_request=False,
+    ),
+    Case(
+        "refund_400_missing_reason",
+        400,
+        "invalid_request",
+        lambda c: _write(c, "refunds", "captured", {"amount": 1}),
+        "reason",
+        valid_request=False,
+    ),
+    Case(
+        "refund_403_viewer",
+        403,
+        "forbidden",
+        lambda c: _write(c, "refunds", "captured", REFUND, "demo-viewer"),
+    ),
+    Case(
+        "refund_404_other_merchant",
+        404,
+        "not_found",
+        lambda c: _unknown_tx_write(c, "refunds", REFUND),
+    ),
+    Case(
+        "refund_409_nothing_captured",
+        409,
+        "invalid_state",
+        lambda c: _write(c, "refunds", "authorized", REFUND),
+    ),
+    Case(
+        "refund_409_declined",
+        409,
+        "invalid_state",
+        lambda c: _write(c, "refunds", "declined", REFUND),
+    ),
+    Case(
+        "refund_422_too_much",
+        422,
+        "amount_exceeds_available",
+        lambda c: _too_much(c, "refunds", "partially_refunded"),
+        "amount",
+    ),
+    # cancellations
+    Case("cancel_201", 201, None, lambda c: _write(c, "cancellations", "authorized", {})),
+    Case(
+        "cancel_201_replayed",
+        201,
+        None,
+        lambda c: _replay(c, "cancellations", "authorized", {}),
+        replayed=True,
+    ),
+    Case(
+        "cancel_400_missing_key",
+        400,
+        "invalid_request",
+        lambda c: _without_key(c, "cancellations", "authorized", {}),
+        "Idempotency-Key",
+        valid_request=False,
+    ),
+    Case(
+        "cancel_400_body_not_empty",
+        400,
+        "invalid_request",
+        lambda c: _write(c, "cancellations", "authorized", {"amount": 1}),
+        "amount",
+        valid_request=False,
+    ),
+    Case(
+        "cancel_403_viewer",
+        403,
+        "forbidden",
+        lambda c: _write(c, "cancellations", "authorized", {}, "demo-viewer"),
+    ),
+    Case(
+        "cancel_404_other_merchant",
+        404,
+        "not_found",
+        lambda c: _unknown_tx_write(c, "cancellations", {}),
+    ),
+    Case(
+        "cancel_409_fully_captured",
+        409,
+        "invalid_state",
+        lambda c: _write(c, "cancellations", "captured", {}),
+    ),
+    Case(
+        "cancel_409_cancelled",
+        409,
+        "invalid_state",
+        lambda c: _write(c, "cancellations", "cancelled", {}),
+    ),
+    # limits and faults
+    Case("list_429_rate_limited", 429, "rate_limited", _rate_limited),
+    Case("detail_500_fault", 500, "internal", _fault("error_500", "GET")),
+    Case("detail_503_fault", 503, "unavailable", _fault("error_503", "GET")),
+    Case("capture_500_fault", 500, "internal", _fault("error_500", "POST")),
+    Case("capture_503_fault", 503, "unavailable", _fault("error_503", "POST")),
+    # the document itself
+    Case("openapi_200", 200, None, lambda c: c.anonymous().get("/openapi.json")),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_answer_matches_the_contract(
+    case: Case, sandbox: SandboxHandle, fresh_rows: RowPicker, make_sandbox: Any
+) -> None:
+    ctx = Ctx(sandbox, fresh_rows, make_sandbox, base_url=sandbox.url)
+    try:
+        response = case.make(ctx)
+    finally:
+        ctx.close()
+    assert response.status_code == case.status, response.text[:300]
+    assert_matches_contract(ctx.base_url, response, check_request=case.valid_request)
+    replayed = response.headers.get("idempotent-replayed")
+    assert replayed == ("true" if case.replayed else None)
+    if case.code is None:
+        assert response.headers["content-type"] == "application/json"
+        return
+    problem = response.json()
+    assert response.headers["content-type"] == "application/problem+json"
+    assert (problem["status"], problem["code"]) == (case.status, case.code)
+    assert problem.get("param") == case.param
+    assert problem["request_id"] == response.headers["request-id"]
+
+
+COVERED = {
+    "token": ("/oauth/token", {200, 400, 401}),
+    "list": ("/v1/transactions", {200, 400, 401, 429}),
+    "detail": ("/v1/transactions/{id}", {200, 401, 404, 500, 503}),
+    "customer": ("/v1/customers/{id}/transactions", {200, 400, 404}),
+    "capture": ("/v1/transactions/{id}/captures", {201, 400, 403, 404, 409, 422, 500, 503}),
+    "refund": ("/v1/transactions/{id}/refunds", {201, 400, 403, 404, 409, 422}),
+    "cancel": ("/v1/transactions/{id}/cancellations", {201, 400, 403, 404, 409}),
+}
+
+
+@pytest.mark.parametrize("prefix", sorted(COVERED))
+def test_case_table_covers_the_statuses_each_operation_documents(prefix: str) -> None:
+    """The table has a case for each status we promise to check, and each is documented."""
+    operation, wanted = COVERED[prefix]
+    documented = {int(s) for op in SPEC["paths"][operation].values() for s in op["responses"]}
+    cases = {case.status for case in CASES if case.name.split("_")[0] == prefix}
+    assert wanted <= documented
+    assert wanted <= cases
+
+
+@pytest.mark.parametrize(
+    ("break_it", "complaint"),
+    [
+        (lambda body, headers: body.pop("has_more"), "has_more"),
+        (lambda body, headers: body["data"][0].update(status="lost"), "lost"),
+        (lambda body, headers: body["data"][0].update(email="x@example.org"), "email"),
+        (lambda body, headers: headers.pop("request-id"), "Request-Id"),
+    ],
+    ids=["missing_field", "unknown_status", "extra_personal_field", "missing_request_id"],
+)
+def test_the_check_itself_rejects_a_broken_answer(
+    sandbox: SandboxHandle, break_it: Callable[..., Any], complaint: str
+) -> None:
+    """Guard against a vacuous adapter: a real answer, broken on purpose, fails validation."""
+    with sandbox.client("demo-viewer") as client:
+        real = client.get("/v1/transactions", params={"limit": 2})
+    body, headers = real.json(), dict(real.headers)
+    break_it(body, headers)
+    headers.pop("content-length", None)
+    broken = httpx.Response(real.status_code, headers=headers, json=body, request=real.request)
+    with pytest.raises(OpenAPIError) as raised:
+        assert_matches_contract(sandbox.url, broken)
+    assert complaint in _messages(raised.value)
+
+
+def _messages(error: BaseException | None) -> str:
+    """The error's message with its causes and schema errors, where the detail lives."""
+    parts = []
+    while error is not None:
+        parts.append(str(error))
+        parts += [str(e) for e in getattr(error, "schema_errors", ())]
+        error = error.__cause__ or error.__context__
+    return " | ".join(parts)
+
+
+def test_served_document_is_the_yaml_contract(sandbox: SandboxHandle) -> None:
+    response = httpx.get(f"{sandbox.url}/openapi.json", verify=sandbox.ssl_context())
+    assert response.status_code == 200
+    assert response.json() == SPEC
+
+
+def test_replayed_error_answer_is_the_first_answer(
+    sandbox: SandboxHandle, fresh_rows: RowPicker
+) -> None:
+    """The contract: the same key and body within 24 h return the first response, the same
+    status and body. That holds for a refusal (422) as much as for a 201."""
+    row = fresh_rows.take("authorized")
+    path = f"/v1/transactions/{row['id']}/captures"
+    body, headers = {"amount": row["amount"] + 1}, key()
+    with sandbox.client() as client:
+        first = client.post(path, json=body, headers=headers)
+        again = client.post(path, json=body, headers=headers)
+    assert first.status_code == again.status_code == 422
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json() == first.json()
