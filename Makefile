@@ -4,9 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 
-.PHONY: install demo test lint typecheck pytest bench clean
+.PHONY: install demo test lint typecheck pytest bench clean i18n
 
-install: $(STAMP)
+# Front-end libraries (npm, pinned by package-lock.json) copied into the portal's static folder,
+# and the compiled translations.
+NPM_STAMP := node_modules/.install-stamp
+VENDOR_STAMP := src/sarportal/web/static/vendor/.build-stamp
+TRANSLATIONS := src/sarportal/web/translations
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po))
+
+install: $(STAMP) $(VENDOR_STAMP) $(MO_FILES)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,12 +21,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NPM_STAMP)
+
+$(VENDOR_STAMP): $(NPM_STAMP) scripts/build_assets.py | $(STAMP)
+	$(BIN)/python scripts/build_assets.py
+	@touch $(VENDOR_STAMP)
+
+%.mo: %.po | $(STAMP)
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+i18n: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l --project=sarportal -o messages.pot src/sarportal
+	$(BIN)/pybabel -q update -i messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching
+	$(BIN)/pybabel -q compile -d $(TRANSLATIONS)
+
 demo: install
 	$(BIN)/sarportal demo
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: install
 	$(BIN)/mypy

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 pytest_plugins = [
     "tests.fixtures.services",
+    "tests.fixtures.portal",
     "tests.fixtures.sandbox",
 ]

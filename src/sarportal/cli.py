@@ -20,5 +20,12 @@ def _register() -> None:
     main.add_command(sandbox)
     main.add_command(demo)
 
+    from sarportal.auth.commands import tokens, users
+    from sarportal.store.commands import db, keys
+    from sarportal.web.serve import serve
+
+    for command in (db, keys, users, tokens, serve):
+        main.add_command(command)
+
 
 _register()

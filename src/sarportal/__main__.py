@@ -1,0 +1,5 @@
+"""`python -m sarportal`: the same as the `sarportal` command."""
+
+from sarportal.cli import main
+
+main()

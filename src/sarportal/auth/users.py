@@ -1,0 +1,267 @@
+"""Managing users: creation, invitations, passwords, second factors, roles and credentials.
+
+Each function runs one unit of work, checks that an admin acts within their own organisation,
+and writes the audit entry in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sarportal.auth import totp
+from sarportal.auth.passwords import Passwords, check_policy
+from sarportal.domain.roles import Role
+from sarportal.store import Store
+from sarportal.store.models import User
+from sarportal.store.uow import UnitOfWork
+
+
+class UserError(ValueError):
+    """A requested change cannot be made; the message is fit to show to the person who asked."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks for a change: a user of an organisation with a role."""
+
+    user_id: int
+    organisation_id: int
+    role: Role
+
+
+def create_user(
+    store: Store,
+    passwords: Passwords,
+    *,
+    email: str,
+    password: str,
+    role: Role,
+    organisation: str,
+    provider_credentials: tuple[str, str] | None = None,
+    actor_user_id: int | None = None,
+) -> int:
+    """Create a user (the CLI's `users create`); the new user's id."""
+    email = _valid_email(email)
+    check_policy(password, email)
+    with store.unit_of_work() as uow:
+        if uow.users.by_email(email) is not None:
+            raise UserError("A user with this e-mail address exists already.")
+        org = uow.organisations.get_or_create(organisation)
+        user = uow.users.add(
+            organisation_id=org.id, email=email, password_hash=passwords.hash(password), role=role
+        )
+        if provider_credentials is not None:
+            uow.credentials.set(user.id, *provider_credentials)
+        uow.audit.record(
+            "user.created",
+            actor_user_id=actor_user_id,
+            organisation_id=org.id,
+            target_type="user",
+            target_id=user.id,
+            details={"role": role.value, "credentials": provider_credentials is not None},
+        )
+        uow.commit()
+        return user.id
+
+
+def invite(store: Store, actor: Actor, email: str, role: Role) -> str:
+    """Invite someone into the actor's organisation; the raw token for the one-time link."""
+    email = _valid_email(email)
+    with store.unit_of_work() as uow:
+        if uow.users.by_email(email) is not None:
+            raise UserError("A user with this e-mail address exists already.")
+        token, invitation = uow.invitations.create(
+            organisation_id=actor.organisation_id,
+            email=email,
+            role=role.value,
+            invited_by=actor.user_id,
+            expires_at=store.clock() + store.settings.invitation_lifetime,
+        )
+        uow.audit.record(
+            "user.invited",
+            actor_user_id=actor.user_id,
+            organisation_id=actor.organisation_id,
+            target_type="invitation",
+            target_id=invitation.id,
+            details={"role": role.value},
+        )
+        uow.commit()
+        return token
+
+
+def accept_invitation(store: Store, passwords: Passwords, token: str, password: str) -> int:
+    """Create the invited user with their chosen password; their id."""
+    with store.unit_of_work() as uow:
+        invitation = uow.invitations.open_by_token(token)
+        if invitation is None:
+            raise UserError("This invitation link is invalid, used or expired.")
+        check_policy(password, invitation.email)
+        if uow.users.by_email(invitation.email) is not None:
+            raise UserError("A user with this e-mail address exists already.")
+        user = uow.users.add(
+            organisation_id=invitation.organisation_id,
+            email=invitation.email,
+            password_hash=passwords.hash(password),
+            role=invitation.role,
+        )
+        invitation.accepted_at = store.clock()
+        uow.audit.record(
+            "user.invitation_accepted",
+            actor_user_id=user.id,
+            organisation_id=user.organisation_id,
+            target_type="user",
+            target_id=user.id,
+            details={"invitation_id": invitation.id, "role": invitation.role},
+        )
+        uow.commit()
+        return user.id
+
+
+def change_password(
+    store: Store,
+    passwords: Passwords,
+    user_id: int,
+    current: str,
+    new: str,
+    keep_session: str | None,
+) -> int:
+    """Change the user's password and end their other sessions; how many were ended."""
+    with store.unit_of_work() as uow:
+        user = _user(uow, user_id)
+        if not passwords.verify(user.password_hash, current):
+            raise UserError("Your current password is not correct.")
+        check_policy(new, user.email)
+        user.password_hash = passwords.hash(new)
+        ended = uow.sessions.delete_for_user(user.id, keep=keep_session)
+        uow.audit.record(
+            "account.password_changed",
+            actor_user_id=user.id,
+            organisation_id=user.organisation_id,
+            target_type="user",
+            target_id=user.id,
+            details={"sessions_ended": ended},
+        )
+        uow.commit()
+        return ended
+
+
+def enrol_totp(store: Store, user_id: int, secret: str, code: str) -> list[str]:
+    """Enrol the second factor once the user proves a code; the recovery codes (shown once)."""
+    check = totp.check_code(secret, code, store.clock(), None)
+    if not check.accepted:
+        raise UserError("The code is not correct. Check your authenticator app's time and retry.")
+    codes = totp.new_recovery_codes()
+    with store.unit_of_work() as uow:
+        user = _user(uow, user_id)
+        uow.users.set_totp(user, secret, [totp.recovery_code_hash(code) for code in codes])
+        user.totp_last_step = check.step
+        uow.audit.record(
+            "account.totp_enrolled",
+            actor_user_id=user.id,
+            organisation_id=user.organisation_id,
+            target_type="user",
+            target_id=user.id,
+        )
+        uow.commit()
+    return codes
+
+
+def change_role(store: Store, actor: Actor, user_id: int, role: Role) -> None:
+    """Give a user of the actor's organisation another role."""
+    if user_id == actor.user_id:
+        raise UserError("You cannot change your own role.")
+    with store.unit_of_work() as uow:
+        user = _member(uow, actor, user_id)
+        previous = user.role
+        user.role = role.value
+        _audit(uow, actor, "user.role_changed", user, {"from": previous, "to": role.value})
+        uow.commit()
+
+
+def set_disabled(store: Store, actor: Actor, user_id: int, disabled: bool) -> None:
+    """Disable (ending their sessions) or re-enable a user of the actor's organisation."""
+    if user_id == actor.user_id:
+        raise UserError("You cannot disable your own account.")
+    with store.unit_of_work() as uow:
+        user = _member(uow, actor, user_id)
+        user.disabled = disabled
+        if disabled:
+            uow.sessions.delete_for_user(user.id)
+        _audit(uow, actor, "user.disabled" if disabled else "user.enabled", user, {})
+        uow.commit()
+
+
+def reset_second_factor(store: Store, actor: Actor, user_id: int) -> None:
+    """Remove a user's second factor so they can enrol again."""
+    with store.unit_of_work() as uow:
+        user = _member(uow, actor, user_id)
+        uow.users.set_totp(user, None, [])
+        _audit(uow, actor, "user.totp_reset", user, {})
+        uow.commit()
+
+
+def set_provider_credentials(
+    store: Store, actor: Actor, user_id: int, client_id: str, secret: str
+) -> None:
+    """Set or replace the provider credentials a user acts with (the secret is write-only)."""
+    client_id = client_id.strip()
+    if not client_id or not secret or len(client_id) > 200 or len(secret) > 1000:
+        raise UserError("Enter a client id and a client secret.")
+    with store.unit_of_work() as uow:
+        user = _member(uow, actor, user_id)
+        uow.credentials.set(user.id, client_id, secret)
+        _audit(uow, actor, "user.credentials_set", user, {"client_id": client_id})
+        uow.commit()
+
+
+def set_required_second_factor(store: Store, actor: Actor, roles: set[Role]) -> None:
+    """Require a second factor of the organisation's users with these roles."""
+    with store.unit_of_work() as uow:
+        organisation = uow.organisations.get(actor.organisation_id)
+        if organisation is None:
+            raise UserError("Your organisation no longer exists.")
+        value = ",".join(sorted(role.value for role in roles))
+        organisation.require_totp_roles = value
+        uow.audit.record(
+            "organisation.totp_policy_changed",
+            actor_user_id=actor.user_id,
+            organisation_id=actor.organisation_id,
+            target_type="organisation",
+            target_id=actor.organisation_id,
+            details={"roles": value},
+        )
+        uow.commit()
+
+
+def _valid_email(email: str) -> str:
+    email = email.strip()
+    local, _, domain = email.rpartition("@")
+    if not local or "." not in domain or len(email) > 320 or any(ch.isspace() for ch in email):
+        raise UserError("Enter a valid e-mail address.")
+    return email
+
+
+def _user(uow: UnitOfWork, user_id: int) -> User:
+    user = uow.users.get(user_id)
+    if user is None:
+        raise UserError("This user does not exist.")
+    return user
+
+
+def _member(uow: UnitOfWork, actor: Actor, user_id: int) -> User:
+    """The user, when the actor is an admin of the same organisation."""
+    user = uow.users.get(user_id)
+    if user is None or user.organisation_id != actor.organisation_id or actor.role != Role.ADMIN:
+        raise UserError("This user does not exist.")
+    return user
+
+
+def _audit(uow: UnitOfWork, actor: Actor, action: str, user: User, details: dict[str, str]) -> None:
+    uow.audit.record(
+        action,
+        actor_user_id=actor.user_id,
+        organisation_id=actor.organisation_id,
+        target_type="user",
+        target_id=user.id,
+        details=details,
+    )

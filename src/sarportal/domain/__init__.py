@@ -1,0 +1,1 @@
+"""Pure rules: money, transaction states and amount limits, filters, roles."""

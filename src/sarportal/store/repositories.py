@@ -1,0 +1,343 @@
+"""Repositories: the only code that queries the portal's tables.
+
+Each repository works inside a unit of work's session and never commits by itself. The audit log
+repository can only append and read: it has no update or delete on purpose.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from sarportal.config import Clock
+from sarportal.store.crypto import SecretBox
+from sarportal.store.digest import token_digest
+from sarportal.store.models import (
+    ApiToken,
+    AuditEntry,
+    Invitation,
+    Organisation,
+    ProviderCredential,
+    User,
+    WebSession,
+)
+
+API_TOKEN_PREFIX = "sarp_"  # noqa: S105 (a marker, not a secret)
+
+
+class Organisations:
+    """Merchant organisations."""
+
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def get(self, organisation_id: int) -> Organisation | None:
+        """The organisation with this id, if any."""
+        return self._session.get(Organisation, organisation_id)
+
+    def get_or_create(self, name: str) -> Organisation:
+        """The organisation called `name`, created when it does not exist yet."""
+        found = self._session.scalar(select(Organisation).where(Organisation.name == name))
+        if found is not None:
+            return found
+        organisation = Organisation(name=name, require_totp_roles="", created_at=self._clock())
+        self._session.add(organisation)
+        self._session.flush()
+        return organisation
+
+
+class Users:
+    """The portal's users; e-mail addresses are unique regardless of case."""
+
+    def __init__(self, session: Session, box: SecretBox, clock: Clock) -> None:
+        self._session = session
+        self._box = box
+        self._clock = clock
+
+    def get(self, user_id: int) -> User | None:
+        """The user with this id, if any."""
+        return self._session.get(User, user_id)
+
+    def by_email(self, email: str) -> User | None:
+        """The user with this e-mail address, compared without regard to case."""
+        normalised = email.strip().lower()
+        return self._session.scalar(select(User).where(func.lower(User.email) == normalised))
+
+    def add(
+        self,
+        *,
+        organisation_id: int,
+        email: str,
+        password_hash: str,
+        role: str,
+        display_name: str = "",
+    ) -> User:
+        """A new user, flushed so that it has an id."""
+        user = User(
+            organisation_id=organisation_id,
+            email=email.strip(),
+            display_name=display_name,
+            password_hash=password_hash,
+            role=role,
+            disabled=False,
+            recovery_code_hashes=[],
+            timezone="Europe/Berlin",
+            created_at=self._clock(),
+        )
+        self._session.add(user)
+        self._session.flush()
+        return user
+
+    def in_organisation(self, organisation_id: int) -> Sequence[User]:
+        """The organisation's users, ordered by e-mail address."""
+        query = select(User).where(User.organisation_id == organisation_id).order_by(User.email)
+        return self._session.scalars(query).all()
+
+    def totp_secret(self, user: User) -> str | None:
+        """The user's decrypted TOTP secret, or None when no second factor is enrolled."""
+        if user.totp_secret_encrypted is None:
+            return None
+        return self._box.decrypt(user.totp_secret_encrypted)
+
+    def set_totp(self, user: User, secret: str | None, recovery_code_hashes: list[str]) -> None:
+        """Enrol (or with None, remove) the user's TOTP secret and recovery codes."""
+        user.totp_secret_encrypted = None if secret is None else self._box.encrypt(secret)
+        user.totp_last_step = None
+        user.recovery_code_hashes = recovery_code_hashes
+
+    def rotate_secrets(self) -> int:
+        """Re-encrypt every TOTP secret under the newest key; the number re-encrypted."""
+        count = 0
+        for user in self._session.scalars(
+            select(User).where(User.totp_secret_encrypted.is_not(None))
+        ):
+            assert user.totp_secret_encrypted is not None  # noqa: S101 (narrowing for mypy)
+            user.totp_secret_encrypted = self._box.rotate(user.totp_secret_encrypted)
+            count += 1
+        return count
+
+
+class Credentials:
+    """Provider client credentials per user; the secret can be written and used, never listed."""
+
+    def __init__(self, session: Session, box: SecretBox, clock: Clock) -> None:
+        self._session = session
+        self._box = box
+        self._clock = clock
+
+    def set(self, user_id: int, client_id: str, secret: str) -> None:
+        """Set or replace the user's provider credentials."""
+        row = self._session.get(ProviderCredential, user_id)
+        if row is None:
+            row = ProviderCredential(user_id=user_id)
+            self._session.add(row)
+        row.client_id = client_id
+        row.secret_encrypted = self._box.encrypt(secret)
+        row.updated_at = self._clock()
+        self._session.flush()
+
+    def get_for(self, user_id: int) -> tuple[str, str] | None:
+        """The user's (client id, decrypted secret), or None when unset."""
+        row = self._session.get(ProviderCredential, user_id)
+        if row is None:
+            return None
+        return row.client_id, self._box.decrypt(row.secret_encrypted)
+
+    def client_ids(self, user_ids: Sequence[int]) -> dict[str, str]:
+        """Client id per user id (as a string key), for display; secrets are not read."""
+        query = select(ProviderCredential.user_id, ProviderCredential.client_id).where(
+            ProviderCredential.user_id.in_(user_ids)
+        )
+        return {str(user_id): client_id for user_id, client_id in self._session.execute(query)}
+
+    def rotate_secrets(self) -> int:
+        """Re-encrypt every provider secret under the newest key; the number re-encrypted."""
+        count = 0
+        for row in self._session.scalars(select(ProviderCredential)):
+            row.secret_encrypted = self._box.rotate(row.secret_encrypted)
+            count += 1
+        return count
+
+
+class Tokens:
+    """Personal API tokens, stored as SHA-256 digests with a short prefix for display."""
+
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def create(self, user_id: int, expires_at: datetime | None) -> tuple[str, ApiToken]:
+        """A new token: the raw value (shown once) and its stored row."""
+        raw = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+        row = ApiToken(
+            user_id=user_id,
+            token_hash=token_digest(raw),
+            prefix=raw[:12],
+            created_at=self._clock(),
+            expires_at=expires_at,
+        )
+        self._session.add(row)
+        self._session.flush()
+        return raw, row
+
+    def authenticate(self, raw: str) -> ApiToken | None:
+        """The live token row for `raw` (not revoked, not expired), marking it used."""
+        if not raw.startswith(API_TOKEN_PREFIX):
+            return None
+        row = self._session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(raw)))
+        now = self._clock()
+        if row is None or row.revoked_at is not None:
+            return None
+        if row.expires_at is not None and row.expires_at <= now:
+            return None
+        row.last_used_at = now
+        return row
+
+    def for_user(self, user_id: int) -> Sequence[ApiToken]:
+        """The user's tokens, newest first."""
+        query = select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
+        return self._session.scalars(query).all()
+
+    def revoke(self, token_id: int, user_id: int) -> bool:
+        """Revoke the user's token; False when the user has no such live token."""
+        row = self._session.get(ApiToken, token_id)
+        if row is None or row.user_id != user_id or row.revoked_at is not None:
+            return False
+        row.revoked_at = self._clock()
+        return True
+
+
+class Sessions:
+    """Server-side browser sessions, looked up by the digest of the cookie's id."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, id_hash: str) -> WebSession | None:
+        """The session stored under this digest, if any."""
+        return self._session.get(WebSession, id_hash)
+
+    def add(self, row: WebSession) -> None:
+        """Store a new session."""
+        self._session.add(row)
+
+    def delete(self, id_hash: str) -> None:
+        """Forget a session."""
+        self._session.execute(delete(WebSession).where(WebSession.id_hash == id_hash))
+
+    def delete_for_user(self, user_id: int, keep: str | None = None) -> int:
+        """End every session of the user except `keep`; the number ended."""
+        query = delete(WebSession).where(WebSession.user_id == user_id)
+        if keep is not None:
+            query = query.where(WebSession.id_hash != keep)
+        return self._session.execute(query).rowcount  # type: ignore[attr-defined, no-any-return]
+
+    def for_user(self, user_id: int) -> Sequence[WebSession]:
+        """The user's sessions, most recently used first."""
+        query = (
+            select(WebSession)
+            .where(WebSession.user_id == user_id)
+            .order_by(WebSession.last_seen_at.desc())
+        )
+        return self._session.scalars(query).all()
+
+    def purge_idle(self, idle_before: datetime, created_before: datetime) -> int:
+        """Delete sessions past their idle or absolute timeout; the number deleted."""
+        query = delete(WebSession).where(
+            (WebSession.last_seen_at < idle_before) | (WebSession.created_at < created_before)
+        )
+        return self._session.execute(query).rowcount  # type: ignore[attr-defined, no-any-return]
+
+
+class Invitations:
+    """One-time invitation links; the token itself is only ever in the link."""
+
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def create(
+        self, *, organisation_id: int, email: str, role: str, invited_by: int, expires_at: datetime
+    ) -> tuple[str, Invitation]:
+        """A new invitation: the raw token (for the link, shown once) and its row."""
+        raw = secrets.token_urlsafe(32)
+        row = Invitation(
+            organisation_id=organisation_id,
+            email=email.strip(),
+            role=role,
+            token_hash=token_digest(raw),
+            invited_by=invited_by,
+            created_at=self._clock(),
+            expires_at=expires_at,
+        )
+        self._session.add(row)
+        self._session.flush()
+        return raw, row
+
+    def open_by_token(self, raw: str) -> Invitation | None:
+        """The unexpired, unaccepted invitation for this token, if any."""
+        row = self._session.scalar(
+            select(Invitation).where(Invitation.token_hash == token_digest(raw))
+        )
+        if row is None or row.accepted_at is not None or row.expires_at <= self._clock():
+            return None
+        return row
+
+    def pending(self, organisation_id: int) -> Sequence[Invitation]:
+        """The organisation's invitations that are neither accepted nor expired."""
+        query = (
+            select(Invitation)
+            .where(
+                Invitation.organisation_id == organisation_id,
+                Invitation.accepted_at.is_(None),
+                Invitation.expires_at > self._clock(),
+            )
+            .order_by(Invitation.created_at.desc())
+        )
+        return self._session.scalars(query).all()
+
+
+class AuditLog:
+    """The append-only audit trail: ids and amounts, never names or addresses."""
+
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def record(
+        self,
+        action: str,
+        *,
+        outcome: str = "success",
+        actor_user_id: int | None = None,
+        organisation_id: int | None = None,
+        target_type: str | None = None,
+        target_id: int | str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Append one entry."""
+        entry = AuditEntry(
+            at=self._clock(),
+            actor_user_id=actor_user_id,
+            organisation_id=organisation_id,
+            action=action,
+            target_type=target_type,
+            target_id=None if target_id is None else str(target_id),
+            outcome=outcome,
+            details=details or {},
+        )
+        self._session.add(entry)
+        return entry
+
+    def recent(self, organisation_id: int | None = None, limit: int = 100) -> Sequence[AuditEntry]:
+        """The latest entries, newest first, optionally of one organisation."""
+        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        if organisation_id is not None:
+            query = query.where(AuditEntry.organisation_id == organisation_id)
+        return self._session.scalars(query).all()

@@ -1,0 +1,75 @@
+"""The portal's web front: the app factory, one blueprint per page group, the JSON API.
+
+`create_app(settings)` builds the app; there is no module-level app. Every request passes
+through, in order: identification (`g.user`), the view's access rule, CSRF (unless the request
+carries a personal API token), the view, and the security headers.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, request
+from flask_wtf.csrf import CSRFProtect
+
+from sarportal.config import Settings
+from sarportal.web import access, errors, ops, security, sessions
+from sarportal.web.access import public, requires
+from sarportal.web.services import EXTENSION, Portal
+
+__all__ = ["create_app", "public", "requires"]
+
+csrf = CSRFProtect()
+
+
+def _check_csrf() -> None:
+    if request.routing_exception is not None:
+        return
+    if g.get("user") is not None and g.user.via_token:
+        return
+    if g.get("auth_failed"):
+        return
+    csrf.protect()
+
+
+def create_app(config: Settings | None = None) -> Flask:
+    """Build the portal's Flask app for `config` (default: from the environment)."""
+    settings = config or Settings.from_env()
+    app = Flask(__name__, instance_path=str(settings.instance_dir), instance_relative_config=False)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME=settings.session_cookie_name,
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PREFERRED_URL_SCHEME="https" if settings.cookie_secure else "http",
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=True,
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    app.extensions[EXTENSION] = Portal.build(settings)
+    sessions.install(app)
+    csrf.init_app(app)
+
+    from sarportal.web import frontend
+
+    frontend.init_app(app)
+    from sarportal.web.account import remember_language
+
+    frontend.language_changed.connect(remember_language, app)
+    ops.init_app(app)
+    app.before_request(access.identify)
+    app.before_request(access.enforce)
+    app.before_request(_check_csrf)
+    security.init_app(app)
+    errors.init_app(app)
+    _register_blueprints(app)
+    app.context_processor(lambda: {"current_user": g.get("user")})
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from sarportal.web import account, admin, api, auth_views, pages
+
+    for module in (auth_views, account, admin, pages, api):
+        app.register_blueprint(module.bp)

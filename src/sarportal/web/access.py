@@ -1,0 +1,148 @@
+"""Who may call which view: every view declares a rule, and requests are checked against it.
+
+`@public` opens a view to everyone, `@requires(Role.X)` to signed-in users of role X or above.
+A view without a rule is refused (deny by default), and a test walks `app.url_map` so that such a
+view cannot ship. `g.user` is the signed-in user (by session or by personal API token) or None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from sarportal.domain.roles import Role
+from sarportal.web.services import portal
+
+F = TypeVar("F", bound=Callable[..., Any])
+RULE_ATTRIBUTE: Final = "_sarportal_access_rule"
+EXEMPT_ENDPOINTS: Final = frozenset({"static"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The access rule of one view: None for public, else the least role required."""
+
+    role: Role | None
+    allow_pending_enrolment: bool = False
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """The signed-in user as pages and the API see them (what base.html expects)."""
+
+    id: int
+    organisation_id: int
+    organisation_name: str
+    email: str
+    display_name: str
+    role: Role
+    locale: str | None
+    timezone: str
+    has_second_factor: bool
+    must_enrol_second_factor: bool
+    via_token: bool
+
+
+def public(view: F) -> F:
+    """Open the view to everyone, signed in or not."""
+    setattr(view, RULE_ATTRIBUTE, Rule(role=None))
+    return view
+
+
+def requires(role: Role, *, allow_pending_enrolment: bool = False) -> Callable[[F], F]:
+    """Open the view to signed-in users whose role is `role` or above."""
+
+    def decorate(view: F) -> F:
+        setattr(view, RULE_ATTRIBUTE, Rule(role, allow_pending_enrolment))
+        return view
+
+    return decorate
+
+
+def rule_for(app: Flask, endpoint: str) -> Rule | None:
+    """The rule declared by the view behind `endpoint`, or None when it declares none."""
+    view = app.view_functions.get(endpoint)
+    rule = getattr(view, RULE_ATTRIBUTE, None)
+    return rule if isinstance(rule, Rule) else None
+
+
+def load_user(user_id: int, *, via_token: bool) -> CurrentUser | None:
+    """The enabled user with this id as a CurrentUser, or None."""
+    with portal().store.unit_of_work() as uow:
+        user = uow.users.get(user_id)
+        if user is None or user.disabled:
+            return None
+        organisation = uow.organisations.get(user.organisation_id)
+        required = set((organisation.require_totp_roles if organisation else "").split(","))
+        enrolled = user.totp_secret_encrypted is not None
+        return CurrentUser(
+            id=user.id,
+            organisation_id=user.organisation_id,
+            organisation_name=organisation.name if organisation else "",
+            email=user.email,
+            display_name=user.display_name,
+            role=Role.parse(user.role),
+            locale=user.locale,
+            timezone=user.timezone,
+            has_second_factor=enrolled,
+            must_enrol_second_factor=not enrolled and user.role in required and not via_token,
+            via_token=via_token,
+        )
+
+
+def wants_json() -> bool:
+    """Whether this request is for the JSON API (problem+json errors, no redirects)."""
+    return request.path.startswith("/api/")
+
+
+def identify() -> None:
+    """Set `g.user` from a bearer token or the session (before every request)."""
+    g.user = None
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        with portal().store.unit_of_work() as uow:
+            token = uow.tokens.authenticate(header[7:].strip())
+            user_id = None if token is None else token.user_id
+            uow.commit()
+        g.user = None if user_id is None else load_user(user_id, via_token=True)
+        g.auth_failed = g.user is None
+        return
+    user_id = getattr(session, "user_id", None)
+    if user_id is not None:
+        g.user = load_user(user_id, via_token=False)
+        if g.user is None:
+            session.end()  # type: ignore[attr-defined]
+
+
+def enforce() -> Response | None:
+    """Refuse the request unless the view's rule allows the current user (before every request)."""
+    endpoint = request.endpoint
+    if endpoint is None or request.routing_exception is not None or endpoint in EXEMPT_ENDPOINTS:
+        return None
+    rule = rule_for(current_app, endpoint)
+    if rule is None:
+        current_app.logger.error("view %s declares no access rule; refused", endpoint)
+        abort(403)
+    if rule.role is None:
+        return None
+    user: CurrentUser | None = g.user
+    if user is None:
+        if wants_json() or g.get("auth_failed"):
+            abort(401)
+        if getattr(session, "expired", False):
+            flash(_("Your session has expired. Please sign in again."), "warning")
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if user.must_enrol_second_factor and not rule.allow_pending_enrolment:
+        flash(
+            _("Your organisation requires a second factor. Please set it up to continue."),
+            "warning",
+        )
+        return redirect(url_for("account.second_factor"))
+    if not user.role.allows(rule.role):
+        abort(403)
+    return None

@@ -1,0 +1,164 @@
+"""The signed-in user's own account: sessions, password, second factor (blueprint `account`)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from sarportal.auth import totp
+from sarportal.auth.passwords import PasswordPolicyError
+from sarportal.auth.users import UserError, change_password, enrol_totp
+from sarportal.domain.roles import Role
+from sarportal.web.access import CurrentUser, requires
+from sarportal.web.forms import ActionForm, ChangePasswordForm, EnrolSecondFactorForm
+from sarportal.web.services import portal
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+ENROL_SECRET = "second_factor_enrolment"  # noqa: S105 (a session key name)
+
+
+def _me() -> CurrentUser:
+    user: CurrentUser = g.user
+    return user
+
+
+def _render_index(form: ChangePasswordForm | None = None, status: int = 200) -> tuple[str, int]:
+    me = _me()
+    current = getattr(session, "id_hash", None)
+    with portal().store.unit_of_work() as uow:
+        sessions = [
+            {
+                "key": row.id_hash[:16],
+                "current": row.id_hash == current,
+                "created_at": row.created_at,
+                "last_seen_at": row.last_seen_at,
+                "user_agent": row.user_agent,
+                "ip_prefix": row.ip_prefix,
+            }
+            for row in uow.sessions.for_user(me.id)
+        ]
+        tokens = [
+            {
+                "prefix": t.prefix,
+                "created_at": t.created_at,
+                "last_used_at": t.last_used_at,
+                "expires_at": t.expires_at,
+                "revoked": t.revoked_at is not None,
+            }
+            for t in uow.tokens.for_user(me.id)
+        ]
+    page = render_template(
+        "account/index.html",
+        me=me,
+        sessions=sessions,
+        tokens=tokens,
+        password_form=form or ChangePasswordForm(formdata=None),
+        action_form=ActionForm(formdata=None),
+    )
+    return page, status
+
+
+@bp.get("")
+@requires(Role.VIEWER, allow_pending_enrolment=True)
+def index() -> tuple[str, int]:
+    """The account page: profile, sessions, password, second factor."""
+    return _render_index()
+
+
+@bp.post("/sessions/<key>/end")
+@requires(Role.VIEWER, allow_pending_enrolment=True)
+def end_session(key: str) -> Response:
+    """End one of the user's sessions (by the short key shown on the page)."""
+    me = _me()
+    with portal().store.unit_of_work() as uow:
+        for row in uow.sessions.for_user(me.id):
+            if row.id_hash[:16] == key:
+                uow.sessions.delete(row.id_hash)
+                uow.audit.record(
+                    "account.session_ended",
+                    actor_user_id=me.id,
+                    organisation_id=me.organisation_id,
+                    target_type="user",
+                    target_id=me.id,
+                )
+                uow.commit()
+                if row.id_hash == getattr(session, "id_hash", None):
+                    session.end()  # type: ignore[attr-defined]
+                    return redirect(url_for("auth.login"), code=303)
+                flash(_("The session has been ended."), "success")
+                return redirect(url_for("account.index"), code=303)
+    abort(404)
+
+
+@bp.post("/password")
+@requires(Role.VIEWER, allow_pending_enrolment=True)
+def password() -> Response | tuple[str, int]:
+    """Change the password; every other session of the user ends."""
+    form = ChangePasswordForm()
+    if not form.validate():
+        return _render_index(form, 400)
+    try:
+        ended = change_password(
+            portal().store,
+            portal().passwords,
+            _me().id,
+            form.current.data or "",
+            form.password.data or "",
+            keep_session=getattr(session, "id_hash", None),
+        )
+    except (PasswordPolicyError, UserError) as exc:
+        form.password.errors = [_(str(exc))]
+        return _render_index(form, 400)
+    flash(_("Your password has been changed. %(n)s other sessions were ended.", n=ended), "success")
+    return redirect(url_for("account.index"), code=303)
+
+
+@bp.route("/second-factor", methods=["GET", "POST"])
+@requires(Role.VIEWER, allow_pending_enrolment=True)
+def second_factor() -> Response | tuple[str, int] | str:
+    """Set up the authenticator app: QR code, a first code, then recovery codes shown once."""
+    me = _me()
+    if me.has_second_factor:
+        flash(_("Your second factor is set up already."), "info")
+        return redirect(url_for("account.index"), code=303)
+    secret = session.get(ENROL_SECRET)
+    if not isinstance(secret, str) or request.method == "GET":
+        secret = totp.new_secret()
+        session[ENROL_SECRET] = secret
+    form = EnrolSecondFactorForm()
+    status = 200
+    error = None
+    if request.method == "POST":
+        if form.validate():
+            try:
+                codes = enrol_totp(portal().store, me.id, secret, form.code.data or "")
+            except UserError as exc:
+                error, status = _(str(exc)), 400
+            else:
+                session.pop(ENROL_SECRET, None)
+                return render_template("account/recovery_codes.html", codes=codes)
+        else:
+            status = 400
+    uri = totp.provisioning_uri(secret, me.email)
+    page = render_template(
+        "account/second_factor.html",
+        form=form,
+        qr=totp.qr_data_uri(uri),
+        secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        error=error,
+    )
+    return page, status
+
+
+def remember_language(_sender: object, locale: str, **_extra: object) -> None:
+    """Keep a signed-in user's language choice on their account (it then wins everywhere)."""
+    me: CurrentUser | None = g.get("user")
+    if me is None:
+        return
+    with portal().store.unit_of_work() as uow:
+        user = uow.users.get(me.id)
+        if user is not None:
+            user.locale = locale
+            uow.commit()

@@ -1,0 +1,40 @@
+"""The collaborators the views use, built once per app and reachable from any request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from sarportal.auth.passwords import Passwords
+from sarportal.auth.signin import Authenticator
+from sarportal.auth.throttle import SignInThrottle, counters_for
+from sarportal.config import Settings
+from sarportal.store import Store
+
+EXTENSION = "sarportal"
+
+
+@dataclass(frozen=True)
+class Portal:
+    """Settings, store and the sign-in machinery of one app."""
+
+    settings: Settings
+    store: Store
+    passwords: Passwords
+    throttle: SignInThrottle
+    authenticator: Authenticator
+
+    @classmethod
+    def build(cls, settings: Settings) -> Portal:
+        """Wire the collaborators described by `settings`."""
+        store = Store(settings)
+        passwords = Passwords(settings.argon2)
+        throttle = SignInThrottle(counters_for(settings), settings)
+        return cls(settings, store, passwords, throttle, Authenticator(store, passwords, throttle))
+
+
+def portal() -> Portal:
+    """The current app's collaborators."""
+    found: Portal = current_app.extensions[EXTENSION]
+    return found

@@ -1,0 +1,205 @@
+"""Server-side sessions: the cookie carries a random id, the `sessions` table the rest.
+
+A session ends after 30 minutes idle or 12 hours in all (settings), gets a new id at sign-in,
+and is deleted on the server at sign-out. Anonymous sessions (a sign-in form's CSRF token) are
+stored too, and purged once idle.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+from sarportal.store.digest import token_digest
+from sarportal.store.models import WebSession
+from sarportal.web.services import EXTENSION, Portal
+
+TOUCH_INTERVAL = timedelta(seconds=15)
+BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+    ("curl/", "curl"),
+)
+SYSTEMS = (
+    ("Windows", "Windows"),
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+class ServerSession(CallbackDict[str, Any], SessionMixin):
+    """The data of one browser session, plus who is signed in to it."""
+
+    def __init__(
+        self,
+        data: dict[str, Any] | None = None,
+        *,
+        sid: str | None = None,
+        user_id: int | None = None,
+        created_at: datetime | None = None,
+        last_seen_at: datetime | None = None,
+        expired: bool = False,
+    ) -> None:
+        def on_update(_self: CallbackDict[str, Any]) -> None:
+            self.modified = True
+
+        super().__init__(data or {}, on_update)
+        self.sid = sid
+        self.user_id = user_id
+        self.created_at = created_at
+        self.last_seen_at = last_seen_at
+        self.expired = expired
+        self.modified = False
+        self.regenerate = False
+        self.ended = False
+
+    @property
+    def id_hash(self) -> str | None:
+        """The digest under which this session is stored, once it has an id."""
+        return None if self.sid is None else token_digest(self.sid)
+
+    def sign_in(self, user_id: int) -> None:
+        """Bind the session to `user_id` under a new id, dropping all earlier data."""
+        self.clear()
+        self.user_id = user_id
+        self.regenerate = True
+        self.modified = True
+
+    def end(self) -> None:
+        """Delete the session on the server and in the browser."""
+        self.clear()
+        self.user_id = None
+        self.ended = True
+
+
+class ServerSessionInterface(SessionInterface):
+    """Flask's session, kept in the portal's store."""
+
+    def __init__(self, portal: Portal) -> None:
+        self._portal = portal
+
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        settings = self._portal.settings
+        raw = request.cookies.get(settings.session_cookie_name)
+        if not raw or len(raw) > 128:
+            return ServerSession()
+        now = settings.clock()
+        with self._portal.store.unit_of_work() as uow:
+            row = uow.sessions.get(token_digest(raw))
+            if row is None:
+                return ServerSession(expired=True)
+            if (
+                now - row.last_seen_at > settings.session_idle
+                or now - row.created_at > settings.session_absolute
+            ):
+                uow.sessions.delete(row.id_hash)
+                uow.commit()
+                return ServerSession(expired=row.user_id is not None)
+            return ServerSession(
+                dict(row.data),
+                sid=raw,
+                user_id=row.user_id,
+                created_at=row.created_at,
+                last_seen_at=row.last_seen_at,
+            )
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not isinstance(session, ServerSession):
+            return
+        settings = self._portal.settings
+        name = settings.session_cookie_name
+        now = settings.clock()
+        with self._portal.store.unit_of_work() as uow:
+            old = session.id_hash
+            if old is not None and (session.ended or session.regenerate):
+                uow.sessions.delete(old)
+                session.sid = None
+            if session.ended or (not session and session.user_id is None):
+                if old is not None:
+                    uow.sessions.delete(old)
+                uow.commit()
+                if old is not None or session.ended:
+                    response.delete_cookie(name, path="/", secure=settings.cookie_secure)
+                return
+            if session.sid is None:
+                session.sid = secrets.token_urlsafe(32)
+                uow.sessions.add(_new_row(session, now))
+                self._set_cookie(response, session.sid)
+            elif session.modified or _due_for_touch(session, now):
+                row = uow.sessions.get(token_digest(session.sid))
+                if row is None:
+                    return
+                row.data = dict(session)
+                row.user_id = session.user_id
+                row.last_seen_at = now
+            uow.commit()
+
+    def _set_cookie(self, response: Response, sid: str) -> None:
+        settings = self._portal.settings
+        response.set_cookie(
+            settings.session_cookie_name,
+            sid,
+            path="/",
+            secure=settings.cookie_secure,
+            httponly=True,
+            samesite="Lax",
+        )
+        response.vary.add("Cookie")
+
+
+def _new_row(session: ServerSession, now: datetime) -> WebSession:
+    from flask import request
+
+    assert session.sid is not None  # noqa: S101 (set just before)
+    return WebSession(
+        id_hash=token_digest(session.sid),
+        user_id=session.user_id,
+        created_at=now,
+        last_seen_at=now,
+        user_agent=summarise_user_agent(request.headers.get("User-Agent", "")),
+        ip_prefix=ip_prefix(request.remote_addr),
+        data=dict(session),
+    )
+
+
+def _due_for_touch(session: ServerSession, now: datetime) -> bool:
+    return (
+        session.user_id is not None
+        and session.last_seen_at is not None
+        and now - session.last_seen_at >= TOUCH_INTERVAL
+    )
+
+
+def summarise_user_agent(header: str) -> str:
+    """A short 'Browser on System' label; the full header is never stored."""
+    browser = next((label for token, label in BROWSERS if token in header), "Unknown browser")
+    system = next((label for token, label in SYSTEMS if token in header), "")
+    return f"{browser} on {system}" if system else browser
+
+
+def ip_prefix(address: str | None) -> str:
+    """The network of an address (IPv4 /24, IPv6 /48): enough to recognise, not to identify."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return ""
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def install(app: Flask) -> None:
+    """Use server-side sessions for `app`."""
+    app.session_interface = ServerSessionInterface(app.extensions[EXTENSION])

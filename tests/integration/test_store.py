@@ -1,0 +1,144 @@
+"""The store on SQLite and PostgreSQL: rollback, append-only audit, encryption, key rotation."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from sarportal.config import Settings
+from sarportal.domain.roles import Role
+from sarportal.store import Store
+from sarportal.store.crypto import SecretDecryptionError
+from sarportal.store.demo import ensure_demo_users
+from sarportal.store.models import Base
+
+
+@pytest.fixture
+def bare_store(settings: Settings) -> Store:
+    store = Store(settings)
+    yield store  # type: ignore[misc]
+    store.dispose()
+
+
+def _org_and_user(store: Store) -> int:
+    with store.unit_of_work() as uow:
+        org = uow.organisations.get_or_create("Musterhaus GmbH")
+        user = uow.users.add(
+            organisation_id=org.id, email="a@example.com", password_hash="h", role="viewer"
+        )
+        uow.commit()
+        return user.id
+
+
+def test_unit_of_work_rolls_back_without_commit(bare_store: Store) -> None:
+    with bare_store.unit_of_work() as uow:
+        uow.organisations.get_or_create("Never kept")
+    with bare_store.unit_of_work() as uow:
+        count = uow.session.execute(text("SELECT count(*) FROM organisations")).scalar_one()
+    assert count == 0
+
+
+def test_unit_of_work_rolls_back_on_error(bare_store: Store) -> None:
+    with pytest.raises(RuntimeError), bare_store.unit_of_work() as uow:
+        uow.organisations.get_or_create("Half done")
+        uow.flush()
+        raise RuntimeError("boom")
+    with bare_store.unit_of_work() as uow:
+        assert uow.session.execute(text("SELECT count(*) FROM organisations")).scalar_one() == 0
+
+
+def test_email_is_unique_regardless_of_case(bare_store: Store) -> None:
+    _org_and_user(bare_store)
+    with pytest.raises(DBAPIError), bare_store.unit_of_work() as uow:  # IntegrityError
+        uow.users.add(organisation_id=1, email="A@Example.com", password_hash="h", role="viewer")
+        uow.commit()
+
+
+def test_audit_log_refuses_update_and_delete(bare_store: Store) -> None:
+    with bare_store.unit_of_work() as uow:
+        uow.audit.record("test.event", details={"amount": 100})
+        uow.commit()
+    for statement in ("UPDATE audit_log SET outcome = 'changed'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"), bare_store.unit_of_work() as uow:
+            uow.session.execute(text(statement))
+            uow.commit()
+    with bare_store.unit_of_work() as uow:
+        assert [e.outcome for e in uow.audit.recent()] == ["success"]
+    assert not hasattr(type(uow.audit), "delete") and not hasattr(type(uow.audit), "update")
+
+
+def test_provider_secret_is_encrypted_at_rest(bare_store: Store) -> None:
+    user_id = _org_and_user(bare_store)
+    with bare_store.unit_of_work() as uow:
+        uow.credentials.set(user_id, "demo-viewer", "very-secret-value")
+        uow.commit()
+    with bare_store.unit_of_work() as uow:
+        raw = uow.session.execute(
+            text("SELECT secret_encrypted FROM provider_credentials")
+        ).scalar_one()
+    assert "very-secret-value" not in raw and raw.startswith("gAAAA")
+    assert bare_store.provider_credentials_for(user_id) == ("demo-viewer", "very-secret-value")
+    assert bare_store.provider_credentials_for(user_id + 1) is None
+
+
+def test_rotated_secrets_decrypt_after_the_old_key_is_dropped(settings: Settings) -> None:
+    old = Store(settings)
+    user_id = _org_and_user(old)
+    with old.unit_of_work() as uow:
+        uow.credentials.set(user_id, "client", "secret-before-rotation")
+        user = uow.users.get(user_id)
+        assert user is not None
+        uow.users.set_totp(user, "JBSWY3DPEHPK3PXP", [])
+        uow.commit()
+    old.dispose()
+    new_key = Fernet.generate_key().decode()
+    both = Store(
+        dataclasses.replace(settings, encryption_keys=(new_key, *settings.encryption_keys))
+    )
+    with both.unit_of_work() as uow:
+        assert uow.credentials.rotate_secrets() + uow.users.rotate_secrets() == 2
+        uow.commit()
+    both.dispose()
+    only_new = Store(dataclasses.replace(settings, encryption_keys=(new_key,)))
+    assert only_new.provider_credentials_for(user_id) == ("client", "secret-before-rotation")
+    with only_new.unit_of_work() as uow:
+        user = uow.users.get(user_id)
+        assert user is not None and uow.users.totp_secret(user) == "JBSWY3DPEHPK3PXP"
+    only_new.dispose()
+    only_old = Store(settings)
+    with pytest.raises(SecretDecryptionError):
+        only_old.provider_credentials_for(user_id)
+    only_old.dispose()
+
+
+def test_migrations_match_the_models(bare_store: Store) -> None:
+    with bare_store.engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        differences = [
+            d for d in compare_metadata(context, Base.metadata) if "lower(email)" not in str(d)
+        ]
+    assert differences == []
+
+
+def test_demo_users_each_role_with_provider_clients(bare_store: Store) -> None:
+    logins = ensure_demo_users(bare_store, {})
+    again = ensure_demo_users(bare_store, {})
+    assert [(login.email, login.role) for login in again] == [
+        ("viewer@demo.example", Role.VIEWER),
+        ("operator@demo.example", Role.OPERATOR),
+        ("admin@demo.example", Role.ADMIN),
+    ]
+    assert logins[0].password != again[0].password
+    with bare_store.unit_of_work() as uow:
+        ids = {login.email: uow.users.by_email(login.email).id for login in again}  # type: ignore[union-attr]
+    assert bare_store.provider_credentials_for(ids["viewer@demo.example"]) == (
+        "demo-viewer",
+        "demo-viewer-secret",
+    )
+    assert bare_store.provider_credentials_for(ids["admin@demo.example"])[0] == "demo-operator"  # type: ignore[index]

@@ -1,0 +1,165 @@
+"""Pure pieces of sign-in: roles, password policy and hashing, TOTP, throttle counters, config."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyotp
+import pytest
+from cryptography.fernet import Fernet
+
+from sarportal.auth import totp
+from sarportal.auth.passwords import PasswordPolicyError, Passwords, check_policy, common_passwords
+from sarportal.auth.throttle import MemoryCounters, RedisCounters, SignInThrottle
+from sarportal.config import Argon2Parameters, ConfigurationError, Settings
+from sarportal.domain.roles import Role
+from sarportal.web.sessions import ip_prefix, summarise_user_agent
+from tests.fixtures.portal import FakeClock
+
+
+def test_roles_are_ordered() -> None:
+    assert Role.ADMIN.allows(Role.OPERATOR) and Role.OPERATOR.allows(Role.VIEWER)
+    assert not Role.VIEWER.allows(Role.OPERATOR) and not Role.OPERATOR.allows(Role.ADMIN)
+    assert Role.parse(" Admin ") is Role.ADMIN
+    with pytest.raises(ValueError, match="unknown role"):
+        Role.parse("root")
+
+
+def test_common_password_list_is_shipped() -> None:
+    assert len(common_passwords()) > 3000
+    for weak in ("password1234", "Qwertyuiopas", "111111111111"):
+        with pytest.raises(PasswordPolicyError):
+            check_policy(weak)
+    with pytest.raises(PasswordPolicyError, match="e-mail"):
+        check_policy("xx-anna@example.com-yy", "anna@example.com")
+    check_policy("Kerzen-Leuchter-7-Ampel")
+
+
+def test_password_rehash_when_parameters_change() -> None:
+    weak = Passwords(Argon2Parameters(time_cost=1, memory_cost_kib=64, parallelism=1))
+    stronger = Passwords(Argon2Parameters(time_cost=2, memory_cost_kib=128, parallelism=1))
+    stored = weak.hash("Kerzen-Leuchter-7-Ampel")
+    assert stored.startswith("$argon2id$")
+    assert stronger.verify(stored, "Kerzen-Leuchter-7-Ampel")
+    assert stronger.needs_rehash(stored) and not weak.needs_rehash(stored)
+    assert not weak.verify(stored, "wrong") and not weak.verify("garbage", "x")
+
+
+def test_totp_code_is_accepted_once_and_within_one_step_of_drift() -> None:
+    secret = totp.new_secret()
+    now = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+    code = pyotp.TOTP(secret).at(now)
+    first = totp.check_code(secret, code, now, None)
+    assert first.accepted
+    assert not totp.check_code(secret, code, now, first.step).accepted
+    later = now + timedelta(seconds=30)
+    assert totp.check_code(secret, code, later, None).accepted
+    assert not totp.check_code(secret, code, now + timedelta(seconds=90), None).accepted
+    assert not totp.check_code(secret, "12345a", now, None).accepted
+
+
+def test_recovery_codes_work_once() -> None:
+    codes = totp.new_recovery_codes()
+    assert len(set(codes)) == 10
+    stored = [totp.recovery_code_hash(c) for c in codes]
+    remaining = totp.use_recovery_code(stored, codes[3].upper())
+    assert remaining is not None and len(remaining) == 9
+    assert totp.use_recovery_code(remaining, codes[3]) is None
+
+
+def test_qr_code_is_an_svg_data_uri() -> None:
+    uri = totp.qr_data_uri(totp.provisioning_uri(totp.new_secret(), "a@example.com"))
+    assert uri.startswith("data:image/svg+xml;base64,")
+
+
+def _throttle_settings(tmp_path: Path, clock: FakeClock) -> Settings:
+    return Settings(
+        database_url="sqlite://",
+        secret_key="k",
+        encryption_keys=(Fernet.generate_key().decode(),),
+        instance_dir=tmp_path,
+        clock=clock,
+        ip_failure_limit=15,
+    )
+
+
+def test_memory_throttle_locks_after_ten_and_unlocks_after_thirty_minutes(tmp_path: Path) -> None:
+    clock = FakeClock()
+    throttle = SignInThrottle(MemoryCounters(clock), _throttle_settings(tmp_path, clock))
+    assert [throttle.record_failure("A@x.de", "1.2.3.4") for _ in range(10)][-2:] == [False, True]
+    remaining = throttle.account_lock_remaining("a@x.de")
+    assert remaining == timedelta(minutes=30)
+    clock.advance(timedelta(minutes=30, seconds=1))
+    assert throttle.account_lock_remaining("a@x.de") is None
+
+
+def test_ip_budget_blocks_an_address_across_accounts(tmp_path: Path) -> None:
+    clock = FakeClock()
+    throttle = SignInThrottle(MemoryCounters(clock), _throttle_settings(tmp_path, clock))
+    for n in range(15):
+        throttle.record_failure(f"user{n}@x.de", "10.0.0.1")
+    assert throttle.ip_blocked("10.0.0.1") and not throttle.ip_blocked("10.0.0.2")
+
+
+def test_redis_throttle_shares_counters_across_instances(tmp_path: Path, redis_url: str) -> None:
+    import redis
+
+    settings = _throttle_settings(tmp_path, FakeClock())
+    first = SignInThrottle(RedisCounters(redis.Redis.from_url(redis_url)), settings)
+    second = SignInThrottle(RedisCounters(redis.Redis.from_url(redis_url)), settings)
+    for _ in range(5):
+        first.record_failure("b@x.de", "1.2.3.4")
+    locked = [second.record_failure("b@x.de", "1.2.3.4") for _ in range(5)]
+    assert locked[-1] is True
+    remaining = first.account_lock_remaining("b@x.de")
+    assert remaining is not None and timedelta(minutes=29) < remaining <= timedelta(minutes=30)
+    first.record_success("c@x.de")
+    assert second.account_lock_remaining("c@x.de") is None
+
+
+def test_settings_generate_keys_once_with_mode_0600(tmp_path: Path) -> None:
+    env = {"SARPORTAL_INSTANCE_DIR": str(tmp_path)}
+    first = Settings.from_env(env)
+    second = Settings.from_env(env)
+    assert first.secret_key == second.secret_key and first.encryption_keys == second.encryption_keys
+    for name in ("secret_key", "encryption_key"):
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600
+    assert first.database_url == f"sqlite:///{tmp_path / 'sarportal.sqlite3'}"
+    assert first.session_cookie_name == "__Host-sarportal"
+    demo = Settings.from_env({**env, "SARPORTAL_COOKIE_SECURE": "0"})
+    assert demo.session_cookie_name == "sarportal_session" and not demo.cookie_secure
+
+
+def test_production_refuses_missing_keys_sqlite_and_insecure_cookies(tmp_path: Path) -> None:
+    env = {"SARPORTAL_INSTANCE_DIR": str(tmp_path), "SARPORTAL_ENV": "production"}
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env({**env, "SARPORTAL_COOKIE_SECURE": "false"})
+    message = str(refused.value)
+    for part in ("SECRET_KEY", "ENCRYPTION_KEYS", "PostgreSQL", "COOKIE_SECURE"):
+        assert part in message
+    good = Settings.from_env(
+        {
+            **env,
+            "SARPORTAL_SECRET_KEY": "s" * 40,
+            "SARPORTAL_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "SARPORTAL_DATABASE_URL": "postgresql://db/sarportal",
+        }
+    )
+    assert good.is_production and not (tmp_path / "secret_key").exists()
+    with pytest.raises(ConfigurationError, match="not a Fernet key"):
+        Settings.from_env(
+            {**env, "SARPORTAL_ENV": "development", "SARPORTAL_ENCRYPTION_KEYS": "nope"}
+        )
+    assert dataclasses.replace(good, env="development").is_production is False
+
+
+def test_session_metadata_is_coarse() -> None:
+    ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+    assert summarise_user_agent(ua) == "Chrome on Windows"
+    assert ip_prefix("192.168.17.42") == "192.168.17.0/24"
+    assert ip_prefix("2001:db8:1:2::5") == "2001:db8:1::/48"
+    assert ip_prefix(None) == ""
