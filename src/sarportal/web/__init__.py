@@ -11,7 +11,7 @@ from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 
 from sarportal.config import Settings
-from sarportal.web import access, errors, ops, security, sessions
+from sarportal.web import access, errors, ops, provider_access, security, sessions
 from sarportal.web.access import public, requires
 from sarportal.web.services import EXTENSION, Portal
 
@@ -63,6 +63,7 @@ def create_app(config: Settings | None = None) -> Flask:
     app.before_request(_check_csrf)
     security.init_app(app)
     errors.init_app(app)
+    provider_access.init_app(app)
     _register_blueprints(app)
     app.context_processor(lambda: {"current_user": g.get("user")})
     return app

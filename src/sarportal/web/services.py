@@ -10,6 +10,7 @@ from sarportal.auth.passwords import Passwords
 from sarportal.auth.signin import Authenticator
 from sarportal.auth.throttle import SignInThrottle, counters_for
 from sarportal.config import Settings
+from sarportal.provider import Provider, ProviderConfig
 from sarportal.store import Store
 
 EXTENSION = "sarportal"
@@ -17,13 +18,14 @@ EXTENSION = "sarportal"
 
 @dataclass(frozen=True)
 class Portal:
-    """Settings, store and the sign-in machinery of one app."""
+    """Settings, store, the sign-in machinery and the provider client of one app."""
 
     settings: Settings
     store: Store
     passwords: Passwords
     throttle: SignInThrottle
     authenticator: Authenticator
+    provider: Provider | None
 
     @classmethod
     def build(cls, settings: Settings) -> Portal:
@@ -31,7 +33,17 @@ class Portal:
         store = Store(settings)
         passwords = Passwords(settings.argon2)
         throttle = SignInThrottle(counters_for(settings), settings)
-        return cls(settings, store, passwords, throttle, Authenticator(store, passwords, throttle))
+        authenticator = Authenticator(store, passwords, throttle)
+        provider = None
+        if settings.provider_url:  # an http:// URL raises here: the portal refuses to start
+            provider = Provider(
+                ProviderConfig(
+                    settings.provider_url,
+                    ca_bundle=settings.provider_ca_bundle,
+                    client_cert=settings.provider_client_cert,
+                )
+            )
+        return cls(settings, store, passwords, throttle, authenticator, provider)
 
 
 def portal() -> Portal:

@@ -1,0 +1,302 @@
+"""The provider client: per-user tokens, retries that are safe, typed answers, auto-paging."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+
+from sarportal.provider.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderNotFound,
+    ProviderUnavailable,
+    error_from_problem,
+)
+from sarportal.provider.models import (
+    Action,
+    Problem,
+    Token,
+    TransactionDetail,
+    TransactionPage,
+    TransactionSummary,
+)
+from sarportal.provider.transport import ProviderConfig, make_client, translated
+
+log = logging.getLogger("sarportal.provider")
+
+T = TypeVar("T")
+Params = Mapping[str, str | int | bool | Sequence[str | int] | None]
+TOKEN_MARGIN_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A user's provider client id and secret; the secret never appears in a repr or a log."""
+
+    client_id: str
+    secret: str = field(repr=False)
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha256(f"{self.client_id}\0{self.secret}".encode()).hexdigest()
+        return digest
+
+
+class TokenCache:
+    """Access tokens per credentials, in process memory only, until shortly before expiry."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, credentials: Credentials, fetch: Callable[[Credentials], Token]) -> str:
+        key = credentials.key
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # one token request per credentials at a time
+            cached = self._tokens.get(key)
+            if cached is not None and cached[1] > self._clock():
+                return cached[0]
+            token = fetch(credentials)
+            expires = self._clock() + max(0.0, token.expires_in - TOKEN_MARGIN_SECONDS)
+            self._tokens[key] = (token.access_token, expires)
+            return token.access_token
+
+    def forget(self, credentials: Credentials) -> None:
+        self._tokens.pop(credentials.key, None)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class Provider:
+    """The portal's one door to the provider: a pool of verified connections and a token cache."""
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        *,
+        http: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self.config = config
+        self._http = http or make_client(config)
+        self._tokens = TokenCache()
+        self._sleep = sleep
+        self._jitter = jitter
+
+    def close(self) -> None:
+        self._http.close()
+
+    def session(self, credentials: Credentials) -> ProviderSession:
+        """The provider as seen with one user's credentials."""
+        return ProviderSession(self, credentials)
+
+    def ping(self) -> None:
+        """Raise unless the provider answers over verified TLS (any HTTP status will do)."""
+        with translated("GET", "/openapi.json"):
+            self._http.get("/openapi.json", timeout=self.config.connect_timeout)
+
+    # -- the request loop ---------------------------------------------------------------------
+
+    def _fetch_token(self, credentials: Credentials) -> Token:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": credentials.client_id,
+            "client_secret": credentials.secret,
+        }
+        with translated("POST", "/oauth/token"):
+            response = self._http.post("/oauth/token", data=form)
+        if response.status_code != 200:
+            raise self._error(response)
+        return self._decode(response, Token)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.config.backoff_max * 4)
+        ceiling = min(self.config.backoff_max, self.config.backoff_base * 2**attempt)
+        return self._jitter(0.0, ceiling)
+
+    def request(
+        self,
+        credentials: Credentials,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        body: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """Send one request with retries; return the successful response.
+
+        Reads, and writes that carry an idempotency key, are retried on timeouts, 5xx and 429
+        (honouring Retry-After); a 401 refreshes the token once. A TLS failure is never retried.
+        """
+        retriable = method == "GET" or idempotency_key is not None
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        refreshed = False
+        attempt = 0
+        while True:
+            token = self._tokens.get(credentials, self._fetch_token)
+            try:
+                with translated(method, path):
+                    response = self._http.request(
+                        method,
+                        path,
+                        params=_query(params),
+                        json=body,
+                        headers={**headers, "Authorization": f"Bearer {token}"},
+                    )
+                if response.status_code == 401 and not refreshed:
+                    self._tokens.forget(credentials)
+                    refreshed = True
+                    continue
+                if response.status_code >= 400:
+                    raise self._error(response)
+                return response
+            except ProviderError as error:
+                if not (retriable and error.should_retry and attempt < self.config.max_retries):
+                    raise
+                delay = self._backoff(attempt, error.retry_after)
+                log.warning(
+                    "provider %s %s failed (%s); retry %d in %.2fs",
+                    method, _path_shape(path), type(error).__name__, attempt + 1, delay,
+                )  # fmt: skip
+                attempt += 1
+                self._sleep(delay)
+
+    def _error(self, response: httpx.Response) -> ProviderError:
+        problem: dict[str, Any] | None = None
+        try:
+            decoded = msgspec.json.decode(response.content, type=Problem)
+            problem = msgspec.structs.asdict(decoded)
+        except msgspec.DecodeError:
+            problem = None
+        error = error_from_problem(response.status_code, problem, _retry_after(response))
+        if isinstance(error, ProviderAuthError):
+            log.warning("provider refused the credentials (%s)", error.code)
+        return error
+
+    @staticmethod
+    def _decode(response: httpx.Response, kind: type[T]) -> T:
+        try:
+            return msgspec.json.decode(response.content, type=kind)
+        except msgspec.DecodeError as exc:
+            raise ProviderUnavailable(
+                "The provider's answer could not be read.", status=response.status_code
+            ) from exc
+
+
+class ProviderSession:
+    """Typed operations of the provider API for one user's credentials."""
+
+    def __init__(self, provider: Provider, credentials: Credentials) -> None:
+        self._provider = provider
+        self._credentials = credentials
+
+    def _get(self, path: str, kind: type[T], params: Params | None = None) -> T:
+        for attempt in range(self._provider.config.max_retries + 1):
+            response = self._provider.request(self._credentials, "GET", path, params=params)
+            try:
+                return self._provider._decode(response, kind)
+            except ProviderUnavailable:  # a garbled answer to a read: ask again
+                if attempt == self._provider.config.max_retries:
+                    raise
+        raise AssertionError("unreachable")
+
+    def list_transactions(self, params: Params) -> TransactionPage:
+        """One page of the list (`params` are the provider's filters, limit, cursor, order)."""
+        return self._get("/v1/transactions", TransactionPage, params)
+
+    def list_page_raw(self, params: Params) -> bytes:
+        """One page of the list as the provider's bytes, for decoding straight into columns."""
+        return self._provider.request(
+            self._credentials, "GET", "/v1/transactions", params=params
+        ).content
+
+    def iter_transactions(
+        self, params: Params, page_size: int = 1000
+    ) -> Iterator[TransactionSummary]:
+        """Every transaction matching `params`, page after page."""
+        cursor: str | None = None
+        while True:
+            page = self.list_transactions({**params, "limit": page_size, "cursor": cursor})
+            yield from page.data
+            if not page.has_more or page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def transaction(self, transaction_id: str) -> TransactionDetail:
+        """A transaction with the customer's personal data, the order lines and the history."""
+        return self._get(f"/v1/transactions/{_segment(transaction_id)}", TransactionDetail)
+
+    def customer_transactions(
+        self, customer_id: str, params: Params | None = None
+    ) -> TransactionPage:
+        return self._get(
+            f"/v1/customers/{_segment(customer_id)}/transactions", TransactionPage, params
+        )
+
+    def _act(self, transaction_id: str, action: str, body: Mapping[str, Any], key: str) -> Action:
+        path = f"/v1/transactions/{_segment(transaction_id)}/{action}"
+        response = self._provider.request(
+            self._credentials, "POST", path, body=body, idempotency_key=key
+        )
+        return self._provider._decode(response, Action)
+
+    def capture(self, transaction_id: str, amount: int, *, idempotency_key: str) -> Action:
+        return self._act(transaction_id, "captures", {"amount": amount}, idempotency_key)
+
+    def refund(
+        self, transaction_id: str, amount: int, reason: str, *, idempotency_key: str
+    ) -> Action:
+        return self._act(
+            transaction_id, "refunds", {"amount": amount, "reason": reason}, idempotency_key
+        )
+
+    def cancel(self, transaction_id: str, *, idempotency_key: str) -> Action:
+        return self._act(transaction_id, "cancellations", {}, idempotency_key)
+
+
+def _query(params: Params | None) -> httpx.QueryParams:
+    """The provider's query encoding: lists repeat, booleans are true/false, None is left out."""
+    pairs: list[tuple[str, str | int | float | bool | None]] = []
+    for name, value in (params or {}).items():
+        if value is None:
+            continue
+        values = value if isinstance(value, list | tuple) else [value]
+        for item in values:
+            text = ("true" if item else "false") if isinstance(item, bool) else str(item)
+            pairs.append((name, text))
+    return httpx.QueryParams(pairs)
+
+
+def _segment(identifier: str) -> str:
+    """An id as one path segment; ids with other characters cannot exist at the provider."""
+    if not identifier or not all(c.isalnum() or c in "_-" for c in identifier):
+        raise ProviderNotFound("No such transaction or customer.", code="not_found", status=404)
+    return identifier
+
+
+def _path_shape(path: str) -> str:
+    """The path with ids replaced, for logs."""
+    return "/".join("{id}" if "_" in part else part for part in path.split("/"))
