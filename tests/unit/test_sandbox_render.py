@@ -45,4 +45,21 @@ def test_large_numbers_and_other_merchants(tmp_path: Path) -> None:
     book = app.books[2]
     book.data.amount[:5] = [1, 9, 10, 999_999_999_999, 10**12]
     rows = np.arange(book.data.size, dtype=np.int64)
+    book.renderer.refresh(rows[:5])
     assert orjson.loads(book.renderer.render(rows)) == book.summaries(rows)
+
+
+@settings(max_examples=50, deadline=None)
+@given(seconds=st.lists(st.integers(0, 4_102_444_800), min_size=1, max_size=200))
+def test_times_and_dates_match_the_calendar(seconds: list[int]) -> None:
+    from datetime import UTC, datetime
+
+    from sarportal.sandbox.render import _date, _time
+
+    values = np.asarray(seconds, dtype=np.int64)
+    times = [bytes(row).decode() for row in _time(values)]
+    dates = [bytes(row).decode() for row in _date(values)]
+    for second, time_text, date_text in zip(seconds, times, dates, strict=True):
+        moment = datetime.fromtimestamp(second, UTC)
+        assert time_text == f'"{moment:%Y-%m-%dT%H:%M:%S}Z"'
+        assert date_text == f'"{moment:%Y-%m-%d}"'

@@ -307,6 +307,7 @@ class Book:
         expired = (d.status == v.AUTHORIZED) & (d.created + v.AUTHORIZATION_DAYS * v.DAY <= t)
         d.status[expired] = v.EXPIRED
         d.updated[expired] = t
+        self.renderer.refresh(np.flatnonzero(expired))
         unpaid = (d.settlement == v.OPEN) | (d.settlement == v.OVERDUE)
         rows = np.flatnonzero(unpaid)
         due = d.captured_at[rows] + v.DUE_DAYS * v.DAY
@@ -317,6 +318,7 @@ class Book:
         raised = level > d.dunning[rows]
         d.dunning[rows[raised]] = level[raised].astype(np.uint8)
         d.updated[rows[raised | became_overdue]] = t
+        self.renderer.refresh(rows[raised | became_overdue])
 
     # -- writing -------------------------------------------------------------------------
 
@@ -391,6 +393,7 @@ class Book:
             d.amount[one], d.captured[one], d.refunded[one], d.cancelled[one]
         )[0]
         d.updated[row] = now
+        self.renderer.refresh(one)
         currency = v.CURRENCIES[int(d.currency[row])]
         action_id = f"act_{secrets.token_hex(12)}"
         self.events[row].append(
