@@ -1,0 +1,66 @@
+"""Time shards of a statistics run: a created range cut into slices that are fetched separately."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+PAGE_SIZE = 1000
+
+
+def parse_time(value: datetime | str) -> datetime:
+    """An aware UTC datetime from an RFC 3339 string or an aware datetime."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        raise ValueError(f"a time without a time zone: {value!r}")
+    return moment.astimezone(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    """`2026-11-28T23:40:17Z` (with microseconds only when there are some)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One slice [created_from, created_to) of a period, fetched page by page, newest first."""
+
+    created_from: datetime
+    created_to: datetime
+    period: str = "current"  # or "previous"
+
+    def filters(self, base: Mapping[str, Any]) -> dict[str, Any]:
+        """The provider list parameters of this shard's pages (the cursor comes separately)."""
+        return {
+            **base,
+            "created_from": rfc3339(self.created_from),
+            "created_to": rfc3339(self.created_to),
+            "limit": PAGE_SIZE,
+            "order": "created_desc",
+        }
+
+
+def plan_shards(
+    created_from: datetime | str,
+    created_to: datetime | str,
+    *,
+    target_shards: int,
+    period: str = "current",
+) -> list[Shard]:
+    """Cut [created_from, created_to) into up to `target_shards` slices of equal length at whole
+    seconds, newest first."""
+    start, end = parse_time(created_from), parse_time(created_to)
+    if end <= start:
+        return []
+    span = end - start
+    inner = set()
+    for number in range(1, max(1, target_shards)):
+        cut = start + span * number / target_shards
+        cut = cut.replace(microsecond=0)
+        if start < cut < end:
+            inner.add(cut)
+    edges = [start, *sorted(inner), end]
+    return [Shard(low, high, period) for low, high in reversed(list(itertools.pairwise(edges)))]
