@@ -1,0 +1,135 @@
+"""The statistics job's figures: wall and CPU time against the floor and the plain way, memory,
+the first partial figures, and the rate-limited floor."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.harness import QUICK, Report, measure
+from bench.processes import Sandbox
+
+RATE = 20.0
+
+
+def _job(mode: str, sandbox: Sandbox, **flags: Any) -> dict[str, Any]:
+    args = [sys.executable, "-m", "bench.stats_job", mode, sandbox.url, str(sandbox.ca)]
+    for name, value in flags.items():
+        args += [f"--{name}", str(value)]
+    answer = subprocess.run(args, capture_output=True, text=True, check=True, timeout=900)
+    result: dict[str, Any] = json.loads(answer.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _sizes() -> list[int]:
+    return [100_000] if QUICK else [100_000, 1_000_000]
+
+
+def run(report: Report) -> None:
+    runs = 2 if QUICK else 3
+    peaks: dict[int, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-stats-") as folder:
+        for size in _sizes():
+            sandbox = Sandbox(Path(folder) / str(size), size)
+            try:
+                _job("engine", sandbox)  # warm-up: the sandbox renders, caches fill
+                samples: dict[str, list[dict[str, Any]]] = {"floor": [], "engine": [], "plain": []}
+                for _ in range(runs):
+                    for mode in ("floor", "engine"):
+                        samples[mode].append(_job(mode, sandbox))
+                samples["plain"].append(_job("plain", sandbox))
+                _report_size(report, size, samples)
+                peaks[size] = min(s["peak_mb"] for s in samples["engine"])
+            finally:
+                sandbox.stop()
+        if len(peaks) == 2:
+            small, large = sorted(peaks)
+            report.add(
+                measure(
+                    [peaks[large] - peaks[small]],
+                    case=f"stats job peak memory growth {small:,} → {large:,}",
+                    unit="MB",
+                    reference=50.0,
+                    reference_label="target",
+                    higher_is_better=False,
+                )
+            )
+        _rate_limited(report, Path(folder))
+
+
+def _report_size(report: Report, size: int, samples: dict[str, list[dict[str, Any]]]) -> None:
+    floor_wall = sorted(s["wall"] for s in samples["floor"])[len(samples["floor"]) // 2]
+    plain_cpu = samples["plain"][0]["cpu"]
+    engine = samples["engine"]
+    report.add(
+        measure(
+            [s["wall"] for s in engine],
+            case=f"stats job wall time, {size:,} transactions",
+            unit="s",
+            reference=1.25 * floor_wall,
+            reference_label=f"1.25 × download floor {floor_wall:.2f} s",
+            higher_is_better=False,
+        )
+    )
+    report.add(
+        measure(
+            [s["cpu"] / size * 1_000_000 for s in engine],
+            case=f"stats job CPU per 1,000,000 transactions, at {size:,}",
+            unit="CPU-s",
+            reference=1.0,
+            reference_label="target",
+            higher_is_better=False,
+            notes="includes the client's TLS and HTTP work",
+        )
+    )
+    report.add(
+        measure(
+            [plain_cpu / s["cpu"] for s in engine],
+            case=f"stats job CPU, plain way ÷ engine, {size:,}",
+            unit="×",
+            reference=5.0,
+            reference_label="target",
+        )
+    )
+    report.add(
+        measure(
+            [s["peak_mb"] for s in engine],
+            case=f"stats job peak RSS, {size:,}",
+            unit="MB",
+        )
+    )
+    report.add(
+        measure(
+            [s["first"] for s in engine if s["first"] is not None],
+            case=f"stats job first partial figures, {size:,}",
+            unit="s",
+            reference=1.0,
+            reference_label="target",
+            higher_is_better=False,
+            notes="engine only; through the dashboard in a later issue",
+        )
+    )
+
+
+def _rate_limited(report: Report, folder: Path) -> None:
+    size = 20_000 if QUICK else 50_000
+    sandbox = Sandbox(folder / "limited", size, rate_limit=RATE)
+    try:
+        pages = size / 1000 + 8  # the pages, plus one short last page per shard
+        results = [_job("engine", sandbox, rate=RATE) for _ in range(2)]
+        report.add(
+            measure(
+                [r["wall"] for r in results],
+                case=f"stats job at {RATE:g} requests/s, {size:,} transactions",
+                unit="s",
+                reference=1.05 * pages / RATE,
+                reference_label=f"1.05 × pages / R = {1.05 * pages / RATE:.1f} s",
+                higher_is_better=False,
+            )
+        )
+    finally:
+        sandbox.stop()

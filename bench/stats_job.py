@@ -1,0 +1,118 @@
+"""One statistics job in a process of its own, so its CPU time and peak memory are its own.
+
+`python -m bench.stats_job MODE URL CA [--concurrency N] [--rate R]` prints one JSON line with the
+wall time, the process's CPU time, its peak RSS, the rows read and the seconds to the first
+partial figures. MODE is `engine` (the portal's engine), `floor` (download the same shards'
+pages with the same concurrency and do nothing with them) or `plain` (one page after another,
+stdlib json, a pandas frame per page).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sarportal.provider import Credentials, Provider, ProviderConfig
+from sarportal.stats import TokenBucket, plan_shards, run
+from sarportal.stats.shards import rfc3339
+
+CREDENTIALS = Credentials("demo-viewer", "demo-viewer-secret")
+
+
+def _range() -> tuple[datetime, datetime]:
+    end = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    return end - timedelta(days=740), end
+
+
+def engine(session: Any, concurrency: int, rate: float | None) -> tuple[int, float | None]:
+    start, end = _range()
+    first: list[float] = []
+    began = time.perf_counter()
+
+    def progress(done: dict[str, Any], partial: Any) -> None:
+        if not first:
+            first.append(time.perf_counter() - began)
+
+    result = run(
+        {"created_from": rfc3339(start), "created_to": rfc3339(end)},
+        lambda params, cursor: session.list_page_raw({**params, "cursor": cursor}),
+        concurrency=concurrency,
+        limiter=TokenBucket(rate) if rate else None,
+        on_progress=progress,
+        previous_period=False,
+    )
+    figures = result.figures()
+    return int(figures["totals"]["count"]), (first[0] if first else None)
+
+
+def _next_cursor(body: bytes) -> str | None:
+    tail = json.loads(b"{" + body[body.rindex(b'"has_more"') :])
+    cursor: str | None = tail["next_cursor"]
+    return cursor
+
+
+def floor(session: Any, concurrency: int, rate: float | None) -> tuple[int, float | None]:
+    start, end = _range()
+    shards = plan_shards(start, end, target_shards=2 * concurrency)
+    limiter = TokenBucket(rate) if rate else None
+
+    def walk(shard: Any) -> int:
+        params, cursor, size = shard.filters({}), None, 0
+        while True:
+            if limiter:
+                limiter.acquire()
+            body = session.list_page_raw({**params, "cursor": cursor})
+            size += body.count(b'"id":')
+            cursor = _next_cursor(body)
+            if cursor is None:
+                return size
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        return sum(pool.map(walk, shards)), None
+
+
+def plain(session: Any, concurrency: int, rate: float | None) -> tuple[int, float | None]:
+    import pandas as pd
+
+    start, end = _range()
+    params: dict[str, Any] = {"created_from": rfc3339(start), "created_to": rfc3339(end)}
+    cursor, frames = None, []
+    while True:
+        page = json.loads(session.list_page_raw({**params, "limit": 1000, "cursor": cursor}))
+        frame = pd.DataFrame(page["data"])
+        if len(frame):
+            frames.append(frame.groupby(["currency", "status"])["amount"].agg(["count", "sum"]))
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            break
+    total = pd.concat(frames).groupby(level=[0, 1]).sum()
+    return int(total["count"].sum()), None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["engine", "floor", "plain"])
+    parser.add_argument("url")
+    parser.add_argument("ca", type=Path)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=0.0)
+    args = parser.parse_args()
+    provider = Provider(ProviderConfig(args.url, ca_bundle=args.ca))
+    session = provider.session(CREDENTIALS)
+    session.list_transactions({"limit": 1})  # token and connection, outside the measurement
+    work = {"engine": engine, "floor": floor, "plain": plain}[args.mode]
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    rows, first = work(session, args.concurrency, args.rate or None)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall": wall, "cpu": cpu, "peak_mb": peak, "rows": rows, "first": first}))
+
+
+if __name__ == "__main__":
+    main()
