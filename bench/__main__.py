@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from bench import sandbox_cases, stats_cases
+from bench import decode_cases, sandbox_cases, stats_cases
 from bench.harness import QUICK, Report
 
 
@@ -12,7 +12,11 @@ def main() -> None:
     report = Report()
     mode = "quick" if QUICK else "full"
     print(f"sarportal benchmarks ({mode} mode)", flush=True)
-    for name, module in (("sandbox", sandbox_cases), ("statistics", stats_cases)):
+    for name, module in (
+        ("sandbox", sandbox_cases),
+        ("decoding", decode_cases),
+        ("statistics", stats_cases),
+    ):
         started = time.perf_counter()
         print(f"- {name}", flush=True)
         module.run(report)
