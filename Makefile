@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 
-.PHONY: install demo test lint typecheck pytest bench clean i18n
+.PHONY: install demo test lint typecheck pytest bench clean i18n screenshots
 
 # Front-end libraries (npm, pinned by package-lock.json) copied into the portal's static folder,
 # and the compiled translations.
@@ -41,8 +41,8 @@ demo: install
 	$(BIN)/sarportal demo
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck: install
 	$(BIN)/mypy
@@ -54,6 +54,10 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The README's pictures: the demo, photographed page by page in Chromium.
+screenshots: install
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

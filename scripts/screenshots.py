@@ -1,0 +1,108 @@
+"""`make screenshots`: start the demo, sign in with Chromium, and photograph each page.
+
+The pictures in docs/screenshots/ are what the README shows; they come from this script and the
+running demo, never from hand edits.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "screenshots"
+PORT = int(os.environ.get("SCREENSHOT_PORT", "8765"))
+CHROMIUM = "/usr/bin/chromium"
+PAGES = [
+    ("login", "/login", None),
+    ("dashboard", "/", "operator"),
+    ("counter", "/counter", "operator"),
+    ("transactions", "/transactions", "operator"),
+    ("transaction-detail", None, "operator"),
+    ("account", "/account", "operator"),
+    ("admin-users", "/admin/users", "admin"),
+]
+
+
+def _start_demo() -> tuple[subprocess.Popen[str], str]:
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "sarportal", "demo", "--port", str(PORT), "--transactions",
+         "50000", "--state-dir", str(ROOT / "var" / "screenshots")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    password = None
+    deadline = time.monotonic() + 120
+    assert demo.stdout is not None
+    while time.monotonic() < deadline:
+        line = demo.stdout.readline()
+        found = re.search(r"password (\S+)", line)
+        if found:
+            password = found.group(1)
+        if "Ctrl-C stops everything" in line and password:
+            break
+    if password is None:
+        demo.terminate()
+        raise SystemExit("the demo did not start")
+    for _ in range(200):
+        try:
+            if httpx.get(f"http://127.0.0.1:{PORT}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return demo, password
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    demo, password = _start_demo()
+    base = f"http://127.0.0.1:{PORT}"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            for theme in ("light",):
+                contexts: dict[str | None, object] = {}
+                for name, path, role in PAGES:
+                    context = contexts.get(role)
+                    if context is None:
+                        context = browser.new_context(
+                            locale="en-US", viewport={"width": 1440, "height": 960},
+                            color_scheme=theme,
+                        )  # fmt: skip
+                        contexts[role] = context
+                        if role:
+                            page = context.new_page()  # type: ignore[attr-defined]
+                            page.goto(f"{base}/login")
+                            page.get_by_label("E-mail").fill(f"{role}@demo.example")
+                            page.get_by_label("Password").fill(password)
+                            page.get_by_role("button", name="Sign in").click()
+                            page.wait_for_load_state("networkidle")
+                    page = context.new_page()  # type: ignore[attr-defined]
+                    if path is None:  # the first transaction of the table
+                        page.goto(f"{base}/transactions")
+                        page.locator("table a[href^='/transactions/tx_']").first.click()
+                    else:
+                        page.goto(f"{base}{path}")
+                    page.wait_for_load_state("networkidle")
+                    time.sleep(2.5 if name in ("dashboard", "counter") else 0.3)
+                    page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+                    print(f"docs/screenshots/{name}.png")
+            browser.close()
+    finally:
+        demo.terminate()
+        demo.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
