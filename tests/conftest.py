@@ -6,4 +6,7 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.portal",
     "tests.fixtures.sandbox",
+    "tests.fixtures.portal_provider",
+    "tests.fixtures.jobs",
+    "tests.fixtures.stats_pages",
 ]

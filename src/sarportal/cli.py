@@ -21,10 +21,11 @@ def _register() -> None:
     main.add_command(demo)
 
     from sarportal.auth.commands import tokens, users
+    from sarportal.jobs.commands import worker
     from sarportal.store.commands import db, keys
     from sarportal.web.serve import serve
 
-    for command in (db, keys, users, tokens, serve):
+    for command in (db, keys, users, tokens, serve, worker):
         main.add_command(command)
 
 

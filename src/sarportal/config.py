@@ -52,6 +52,8 @@ class Settings:
     provider_url: str | None = None
     provider_ca_bundle: Path | None = None
     provider_client_cert: Path | None = None
+    provider_connect_timeout: float = 3.0
+    provider_read_timeout: float = 15.0
     env: str = "development"
     cookie_secure: bool = True
     argon2: Argon2Parameters = field(default_factory=Argon2Parameters)
@@ -62,6 +64,7 @@ class Settings:
     ip_failure_limit: int = 50
     ip_failure_window: timedelta = timedelta(minutes=15)
     invitation_lifetime: timedelta = timedelta(hours=72)
+    step_up_after: timedelta = timedelta(minutes=15)
     clock: Clock = field(default=utc_now, compare=False, repr=False)
 
     @property

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,8 +74,81 @@ class Portal:
             f"{self.sandbox_url}{path}",
             json=body,
             headers={"Authorization": f"Bearer {token}"},
-            verify=str(self.sandbox_state / "ca.pem"),
+            verify=ssl.create_default_context(cafile=str(self.sandbox_state / "ca.pem")),
         ).raise_for_status()
+
+
+@contextmanager
+def running_portal(
+    root: Path,
+    *,
+    sandbox_flags: tuple[str, ...] = (),
+    env_extra: dict[str, str] | None = None,
+    worker: bool = False,
+) -> Iterator[Portal]:
+    """The sandbox, `sarportal serve` (and optionally `sarportal worker`), started like production
+    under `root`; their output goes to files there, their temporary files to `root/tmp`."""
+    sandbox_state, instance_dir, log = root / "sandbox", root / "instance", root / "portal.log"
+    sandbox_state.mkdir(parents=True)
+    (root / "tmp").mkdir()
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "sarportal", "sandbox", "--port", "0", "--state-dir",
+         str(sandbox_state), "--transactions", "5000", "--seed", "11", *sandbox_flags],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    processes = [sandbox]
+    try:
+        ready = sandbox_state / "sandbox.json"
+        _wait_for(ready.exists, "the sandbox", sandbox)
+        sandbox_url = orjson.loads(ready.read_bytes())["url"]
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SARPORTAL_")},
+            "SARPORTAL_INSTANCE_DIR": str(instance_dir),
+            "SARPORTAL_PROVIDER_URL": sandbox_url,
+            "SARPORTAL_PROVIDER_CA_BUNDLE": str(sandbox_state / "ca.pem"),
+            "SARPORTAL_COOKIE_SECURE": "0",
+            "SARPORTAL_LOG_DIR": str(root / "logs"),
+            "TMPDIR": str(root / "tmp"),
+            **(env_extra or {}),
+        }
+        subprocess.run(
+            [sys.executable, "-c", _PREPARE, PASSWORD], env=env, check=True, capture_output=True
+        )
+        port = _free_port()
+        with log.open("wb") as output:
+            portal = subprocess.Popen(
+                [sys.executable, "-m", "sarportal", "serve", "--host", "127.0.0.1", "--port",
+                 str(port), "--workers", "1"],
+                env=env, stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        processes.append(portal)
+        if worker:
+            with (root / "worker.log").open("wb") as output:
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "sarportal", "worker", "--concurrency", "2"],
+                        env=env,
+                        stdout=output,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        url = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        _wait_for(healthy, "the portal", portal)
+        yield Portal(url, sandbox_url, sandbox_state, instance_dir, log, env)
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 @pytest.fixture(scope="session")
@@ -81,55 +156,8 @@ def portal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     require_service(
         "Chromium", CHROMIUM.exists(), "install Debian's package: apt-get install -y chromium"
     )
-    root = tmp_path_factory.mktemp("e2e")
-    sandbox_state, instance_dir, log = root / "sandbox", root / "instance", root / "portal.log"
-    sandbox_state.mkdir()
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "sarportal", "sandbox", "--port", "0", "--state-dir",
-         str(sandbox_state), "--transactions", "5000", "--seed", "11"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    ready = sandbox_state / "sandbox.json"
-    _wait_for(ready.exists, "the sandbox", sandbox)
-    sandbox_url = orjson.loads(ready.read_bytes())["url"]
-    env = {
-        **os.environ,
-        "SARPORTAL_INSTANCE_DIR": str(instance_dir),
-        "SARPORTAL_PROVIDER_URL": sandbox_url,
-        "SARPORTAL_PROVIDER_CA_BUNDLE": str(sandbox_state / "ca.pem"),
-        "SARPORTAL_COOKIE_SECURE": "0",
-        "SARPORTAL_LOG_DIR": str(root / "logs"),
-    }
-    for name in ("SARPORTAL_DATABASE_URL", "SARPORTAL_REDIS_URL", "SARPORTAL_ENV"):
-        env.pop(name, None)
-    subprocess.run(
-        [sys.executable, "-c", _PREPARE, PASSWORD], env=env, check=True, capture_output=True
-    )
-    port = _free_port()
-    with log.open("wb") as output:
-        portal = subprocess.Popen(
-            [sys.executable, "-m", "sarportal", "serve", "--host", "127.0.0.1", "--port",
-             str(port), "--workers", "1"],
-            env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        _wait_for(healthy, "the portal", portal)
-        yield Portal(url, sandbox_url, sandbox_state, instance_dir, log, env)
-    finally:
-        for process in (portal, sandbox):
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    with running_portal(tmp_path_factory.mktemp("e2e")) as portal:
+        yield portal
 
 
 _PREPARE = """

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.sandbox import SandboxHandle
+from tests.fixtures.sandbox import SANDBOX_TRANSACTIONS, SandboxHandle
 
 
 def _all_rows(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
@@ -169,7 +169,7 @@ def test_walking_all_pages_yields_total_count_once_each(sandbox: SandboxHandle) 
         total = client.get("/v1/transactions", params={"include_total": "true", "limit": 1}).json()
         rows = _all_rows(client, limit=1000)
     ids = [r["id"] for r in rows]
-    assert len(ids) == total["total_count"] == 10_000
+    assert len(ids) == total["total_count"] == SANDBOX_TRANSACTIONS
     assert len(set(ids)) == len(ids)
     created = [r["created_at"] for r in rows]
     assert created == sorted(created, reverse=True)

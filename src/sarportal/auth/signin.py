@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sarportal.auth import totp
 from sarportal.auth.passwords import Passwords
@@ -87,6 +87,58 @@ class Authenticator:
                 user.recovery_code_hashes = remaining
                 return self._succeed(uow, user, "recovery_code")
             return self._fail(uow, user.email, ip, user, "wrong_second_factor")
+
+    def step_up(self, user_id: int, secret: str, ip: str) -> SignInResult:
+        """Confirm a signed-in user again (before a sensitive action): password or TOTP code.
+
+        Failures count towards the same lock as sign-in failures; success renews `last_auth_at`.
+        """
+        with self._store.unit_of_work() as uow:
+            user = uow.users.get(user_id)
+            if user is None or user.disabled:
+                return SignInResult(Outcome.WRONG_CREDENTIALS)
+            refused = self._refused(user.email, ip)
+            if refused is not None:
+                return refused
+            method = None
+            totp_secret = uow.users.totp_secret(user)
+            if totp_secret is not None:
+                check = totp.check_code(
+                    totp_secret, secret, self._store.clock(), user.totp_last_step
+                )
+                if check.accepted:
+                    user.totp_last_step = check.step
+                    method = "totp"
+            if method is None and self._passwords.verify(user.password_hash, secret):
+                method = "password"
+            details = {"method": method} if method else {"reason": "wrong_secret"}
+            uow.audit.record(
+                "auth.step_up",
+                outcome="success" if method else "failure",
+                actor_user_id=user.id,
+                organisation_id=user.organisation_id,
+                target_type="user",
+                target_id=user.id,
+                details=details,
+            )
+            if method is None:
+                locked = self._throttle.record_failure(user.email, ip)
+                uow.commit()
+                if locked:
+                    return SignInResult(
+                        Outcome.LOCKED, retry_after=self._store.settings.lockout_duration
+                    )
+                return SignInResult(Outcome.WRONG_CREDENTIALS)
+            self._throttle.record_success(user.email)
+            user.last_auth_at = self._store.clock()
+            uow.commit()
+            return SignInResult(Outcome.SIGNED_IN, user.id)
+
+    def last_authenticated(self, user_id: int) -> datetime | None:
+        """When the user last proved who they are (sign-in or step-up)."""
+        with self._store.unit_of_work() as uow:
+            user = uow.users.get(user_id)
+            return None if user is None else user.last_auth_at
 
     def _refused(self, email: str, ip: str) -> SignInResult | None:
         if self._throttle.ip_blocked(ip):

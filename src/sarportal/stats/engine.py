@@ -167,6 +167,49 @@ def _fetch_with_retries(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The shards of a run (newest first, the previous period's last) and the period they cover;
+    `start` is None when no transaction matches and no start was given (then no shards)."""
+
+    base: dict[str, Any]  # the filters every shard shares (without the engine's parameters)
+    start: datetime | None
+    end: datetime
+    shards: list[Shard]
+    previous_period: bool
+
+
+def plan(
+    filters: Mapping[str, Any],
+    fetch_page: FetchPage,
+    *,
+    shards_per_period: int,
+    limiter: TokenBucket | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+    previous_period: bool = True,
+    retries: Retries = DEFAULT_RETRIES,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    decoder: PageDecoder | None = None,
+) -> Plan:
+    """Cut the run for `filters` into shards; without `created_from` one request first finds
+    the oldest matching transaction (and then there is no previous period)."""
+    base = {k: v for k, v in filters.items() if k not in _ENGINE_PARAMETERS and v is not None}
+    end = parse_time(filters.get("created_to") or now())
+    start = parse_time(filters["created_from"]) if filters.get("created_from") else None
+    if start is None:
+        start = _oldest(base, end, fetch_page, decoder or PageDecoder(), limiter or TokenBucket(),
+                        cancelled, retries)  # fmt: skip
+        previous_period = False  # nothing matches before the oldest match
+    if start is None:
+        return Plan(base, None, end, [], previous_period)
+    shards = plan_shards(start, end, target_shards=shards_per_period)
+    if previous_period:
+        shards += plan_shards(
+            start - (end - start), start, target_shards=shards_per_period, period="previous"
+        )
+    return Plan(base, start, end, shards, previous_period)
+
+
 def run(
     filters: Mapping[str, Any],
     fetch_page: FetchPage,
@@ -192,21 +235,17 @@ def run(
         return stop.is_set() or user_cancelled()
 
     decoder = PageDecoder()
-    base = {k: v for k, v in filters.items() if k not in _ENGINE_PARAMETERS and v is not None}
-    end = parse_time(filters.get("created_to") or now())
-    start = parse_time(filters["created_from"]) if filters.get("created_from") else None
-    if start is None:
-        start = _oldest(base, end, fetch_page, decoder, limiter, halted, retries)
-        previous_period = False  # nothing matches before the oldest match
+    planned = plan(
+        filters, fetch_page, limiter=limiter, cancelled=halted, previous_period=previous_period,
+        shards_per_period=shards_per_period or 2 * max(1, concurrency), retries=retries, now=now,
+        decoder=decoder,
+    )  # fmt: skip
+    base, shards, start, end = planned.base, planned.shards, planned.start, planned.end
     current = Aggregate(time_zone)
-    previous = Aggregate(time_zone) if previous_period else None
+    previous = Aggregate(time_zone) if planned.previous_period else None
     if start is None:
         return RunResult(current, previous, None, end, Progress().to_dict())
 
-    count = shards_per_period or 2 * max(1, concurrency)
-    shards = plan_shards(start, end, target_shards=count)
-    if previous is not None:
-        shards += plan_shards(start - (end - start), start, target_shards=count, period="previous")
     progress = Progress(shards_total=len(shards))
     aggregates = {"current": current} | ({"previous": previous} if previous else {})
     lock = threading.Lock()

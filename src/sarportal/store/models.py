@@ -143,9 +143,14 @@ class Invitation(Base):
 
 
 class AuditEntry(Base):
-    """One line of the append-only audit trail: who did what to which id, with what outcome."""
+    """One line of the append-only audit trail: who did what to which id, with what outcome.
+
+    A write to the provider is two lines: a `pending` one before the request, and an outcome
+    (`succeeded`, `failed`, `unknown`) whose `completes_id` points at it; rows never change.
+    """
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
@@ -156,3 +161,4 @@ class AuditEntry(Base):
     target_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     outcome: Mapped[str] = mapped_column(String(16))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    completes_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)

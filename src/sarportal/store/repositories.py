@@ -320,8 +320,9 @@ class AuditLog:
         target_type: str | None = None,
         target_id: int | str | None = None,
         details: dict[str, Any] | None = None,
+        completes_id: int | None = None,
     ) -> AuditEntry:
-        """Append one entry."""
+        """Append one entry; `completes_id` names the pending entry whose outcome this is."""
         entry = AuditEntry(
             at=self._clock(),
             actor_user_id=actor_user_id,
@@ -331,9 +332,27 @@ class AuditLog:
             target_id=None if target_id is None else str(target_id),
             outcome=outcome,
             details=details or {},
+            completes_id=completes_id,
         )
         self._session.add(entry)
         return entry
+
+    def for_target(
+        self, organisation_id: int, target_type: str, target_id: str, limit: int = 200
+    ) -> Sequence[tuple[AuditEntry, str | None]]:
+        """One organisation's entries about one target, oldest first, with the actor's e-mail."""
+        query = (
+            select(AuditEntry, User.email)
+            .outerjoin(User, User.id == AuditEntry.actor_user_id)
+            .where(
+                AuditEntry.organisation_id == organisation_id,
+                AuditEntry.target_type == target_type,
+                AuditEntry.target_id == target_id,
+            )
+            .order_by(AuditEntry.id)
+            .limit(limit)
+        )
+        return [(entry, email) for entry, email in self._session.execute(query)]
 
     def recent(self, organisation_id: int | None = None, limit: int = 100) -> Sequence[AuditEntry]:
         """The latest entries, newest first, optionally of one organisation."""

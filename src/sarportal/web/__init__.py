@@ -70,7 +70,24 @@ def create_app(config: Settings | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from sarportal.web import account, admin, api, auth_views, pages
+    from sarportal.web import (
+        account,
+        admin,
+        api,
+        api_stats,
+        api_transactions,
+        apidoc,
+        auth_views,
+        counter,
+        dashboard,
+        detail,
+        pages,
+        transactions,
+    )
 
-    for module in (auth_views, account, admin, pages, api):
+    for module in (auth_views, account, admin, pages, api, api_transactions, detail, transactions):
         app.register_blueprint(module.bp)
+    app.register_blueprint(api_stats.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(counter.bp)
+    apidoc.init_app(app)

@@ -96,8 +96,10 @@ def load_user(user_id: int, *, via_token: bool) -> CurrentUser | None:
 
 
 def wants_json() -> bool:
-    """Whether this request is for the JSON API (problem+json errors, no redirects)."""
-    return request.path.startswith("/api/")
+    """Whether this request is for the JSON API (problem+json errors, no redirects).
+
+    The API's documentation page is for people, so it signs them in like any other page."""
+    return request.path.startswith("/api/") and request.path != "/api/docs"
 
 
 def identify() -> None:

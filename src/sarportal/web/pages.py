@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint
+from werkzeug.wrappers import Response
 
 from sarportal.domain.roles import Role
 from sarportal.web.access import requires
+from sarportal.web.dashboard import render_dashboard
 
 bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
 @requires(Role.VIEWER)
-def index() -> str:
-    """The welcome page; the dashboard's charts fill it in a later release."""
-    return render_template("pages/index.html")
+def index() -> Response:
+    """The dashboard: key figures and charts of the merchant's transactions."""
+    return render_dashboard()

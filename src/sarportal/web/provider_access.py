@@ -16,6 +16,7 @@ from sarportal.provider.errors import (
     ProviderAuthError,
     ProviderError,
     ProviderForbidden,
+    ProviderInvalidRequest,
     ProviderNotFound,
     ProviderRateLimited,
     ProviderRefused,
@@ -88,6 +89,13 @@ def provider_error_response(error: ProviderError) -> Response:
             code="not_found",
             title=_("Transaction not found"),
             detail=_("There is no such transaction for your merchant account."),
+        )
+    if isinstance(error, ProviderInvalidRequest):
+        return error_response(
+            400,
+            code="invalid_request",
+            title=_("The request could not be used"),
+            detail=_("The payment provider did not accept the request. Please check your input."),
         )
     if isinstance(error, ProviderRefused):
         return error_response(

@@ -10,6 +10,7 @@ from sarportal.auth.passwords import Passwords
 from sarportal.auth.signin import Authenticator
 from sarportal.auth.throttle import SignInThrottle, counters_for
 from sarportal.config import Settings
+from sarportal.jobs import Jobs, make_jobs
 from sarportal.provider import Provider, ProviderConfig
 from sarportal.store import Store
 
@@ -26,6 +27,7 @@ class Portal:
     throttle: SignInThrottle
     authenticator: Authenticator
     provider: Provider | None
+    jobs: Jobs
 
     @classmethod
     def build(cls, settings: Settings) -> Portal:
@@ -41,9 +43,12 @@ class Portal:
                     settings.provider_url,
                     ca_bundle=settings.provider_ca_bundle,
                     client_cert=settings.provider_client_cert,
+                    connect_timeout=settings.provider_connect_timeout,
+                    read_timeout=settings.provider_read_timeout,
                 )
             )
-        return cls(settings, store, passwords, throttle, authenticator, provider)
+        jobs = make_jobs(settings, store, provider)
+        return cls(settings, store, passwords, throttle, authenticator, provider, jobs)
 
 
 def portal() -> Portal:

@@ -1,0 +1,102 @@
+"""The Celery back end as the web process sees it: `Jobs` over Redis state and a `plan` message.
+
+`submit` records the job in Redis and sends one `plan` message (job id, user id, filters) to the
+`stats` queue; `sarportal worker` processes do the rest. `get` reads state, progress and the
+result from Redis; a running job's partial figures are merged from the shards' aggregates on
+demand, at most every `JobsConfig.partial_interval` seconds per job.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from celery import Celery
+
+from sarportal.config import Settings
+from sarportal.jobs import JobView, StatsRequest
+from sarportal.jobs.celery_app import PLAN_TASK, QUEUE, make_celery
+from sarportal.jobs.config import JobsConfig
+from sarportal.jobs.redis_state import RedisState
+from sarportal.jobs.work import Throttle, canonical_filters, request_key
+
+log = logging.getLogger("sarportal.jobs")
+
+WORKERS_UNREACHABLE = (
+    "The statistics workers could not be reached; nothing was computed. Please try again later."
+)
+_REUSABLE = ("queued", "running", "succeeded")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RedisJobs:
+    """`Jobs` whose work runs on Celery workers; state in Redis under `sarportal:job:`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: JobsConfig | None = None,
+        *,
+        celery: Celery | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        if not settings.redis_url:
+            raise ValueError("the Celery back end needs settings.redis_url")
+        self._config = config or JobsConfig()
+        self._celery = celery or make_celery(settings.redis_url)
+        self._clock = clock
+        self.state = RedisState.from_url(
+            settings.redis_url,
+            result_ttl=self._config.result_ttl,
+            running_ttl=self._config.running_ttl,
+        )
+        self._partials = Throttle(self._config.partial_interval)
+
+    def submit(self, user_id: int, request: StatsRequest, *, refresh: bool = False) -> JobView:
+        digest = request_key(user_id, request)
+        if not refresh:
+            known = self.state.find(digest)
+            view = None if known is None else self.get(user_id, known)
+            if view is not None and view.state in _REUSABLE:
+                return view
+        job_id = secrets.token_urlsafe(18)
+        self.state.create(job_id, user_id, digest, request, self._clock())
+        try:
+            self._celery.send_task(
+                PLAN_TASK,
+                args=[job_id, user_id, canonical_filters(request.filters)],
+                queue=QUEUE,
+                routing_key=QUEUE,
+            )
+        except Exception:
+            log.exception("stats job %s: the plan message could not be sent", job_id)
+            self.state.fail(job_id, WORKERS_UNREACHABLE)
+        view = self.get(user_id, job_id)
+        if view is None:  # pragma: no cover - its keys were just written
+            raise RuntimeError("a new statistics job vanished from Redis")
+        return view
+
+    def get(self, user_id: int, job_id: str) -> JobView | None:
+        meta = self.state.meta(job_id)
+        if meta is None or meta.user_id != user_id:
+            return None
+        partial = None
+        if meta.state == "running" and meta.writes:
+            partial = self._partials.get(job_id, meta.writes, lambda: self.state.partial(meta))
+        return self.state.view(meta, partial)
+
+    def cancel(self, user_id: int, job_id: str) -> bool:
+        meta = self.state.meta(job_id)
+        if meta is None or meta.user_id != user_id:
+            return False
+        return self.state.cancel(job_id)
+
+    def close(self) -> None:
+        """Release the broker and Redis connections."""
+        self._celery.close()
+        self.state.redis.close()

@@ -1,0 +1,133 @@
+"""The dashboard (`/`, endpoint `pages.index`) and its job status (blueprint `dashboard`).
+
+The page renders on the server with whatever the statistics job has: a finished job's figures at
+once (a reload within the result's lifetime is instant), or the partial figures and a progress bar
+while it runs. `dashboard.js` then polls `dashboard.job_status` every half second, which answers
+the same shaped figures as JSON (`web.charts`), and redraws the charts until the job is done.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from sarportal.domain.filters import FilterError
+from sarportal.domain.roles import Role
+from sarportal.jobs import JobView
+from sarportal.web import charts
+from sarportal.web.access import requires
+from sarportal.web.frontend import current_locale
+from sarportal.web.stats_words import chart_notes, chart_titles, chart_words
+from sarportal.web.statspage import (
+    StatsQuery,
+    current_job,
+    figures_of,
+    find_job,
+    job_status,
+    parse_query,
+    submit,
+)
+from sarportal.web.transactions_view import FilterForm, field_labels, field_messages, vocabulary
+
+bp = Blueprint("dashboard", __name__)
+
+CHARTS = ("volume", "status", "payment_method", "country", "amount", "days_to_pay", "settlement")
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def payload(job: JobView, query: StatsQuery, locale: str) -> dict[str, Any]:
+    """The job's state and its figures shaped for the page, as the template and JSON share it."""
+    status = job_status(job, locale)
+    view = charts.dashboard(
+        figures_of(job),
+        currency=query.currency,
+        granularity=query.granularity,
+        locale=locale,
+        words=chart_words(),
+        link=query.transactions_link,
+        complete=status["complete"],
+    )
+    view["currency_links"] = {
+        code: query.url("pages.index", display_currency=code) for code in view["currencies"]
+    }
+    view["granularity_links"] = {
+        choice: query.url("pages.index", granularity=choice) for choice in charts.GRANULARITIES
+    }
+    return {"job": status, "view": view}
+
+
+def render_dashboard() -> Response:
+    """The dashboard for the query string's filters (the view behind `pages.index`)."""
+    locale = current_locale()
+    context: dict[str, Any] = {
+        "words": vocabulary(),
+        "field_labels": field_labels(),
+        "chart_ids": CHARTS,
+        "titles": chart_titles(),
+        "notes": chart_notes(),
+        "granularities": charts.GRANULARITIES,
+    }
+    try:
+        query = parse_query(request.args, locale)
+    except FilterError as error:
+        html = render_template(
+            "dashboard/index.html",
+            form=FilterForm.from_query(request.args, locale),
+            errors=field_messages(error, locale),
+            query=None,
+            data=None,
+            **context,
+        )
+        return _no_store(Response(html, status=400, mimetype="text/html"))
+    form = FilterForm.from_filters(query.filters, locale)
+    data = None
+    if not query.filters.matches_nothing:
+        job = current_job(query.filters, request.args)
+        data = payload(job, query, locale)
+        context["reload_url"] = query.url("pages.index", job=job.id)
+        context["status_url"] = _status_url(job.id, query)
+    html = render_template(
+        "dashboard/index.html", form=form, errors={}, query=query, data=data, **context
+    )
+    return _no_store(Response(html, mimetype="text/html"))
+
+
+def _status_url(job_id: str, query: StatsQuery) -> str:
+    base = url_for("dashboard.job_status", job_id=job_id)
+    own = query.url("pages.index")
+    return base + own[own.index("?") :] if "?" in own else base
+
+
+@bp.get("/dashboard/jobs/<job_id>", endpoint="job_status")
+@requires(Role.VIEWER)
+def job_status_view(job_id: str) -> Response:
+    """The job's state and figures shaped for the dashboard, as JSON (polled while it runs)."""
+    locale = current_locale()
+    job = find_job(job_id)
+    if job is None:
+        abort(404)
+    try:
+        query = parse_query(request.args, locale)
+    except FilterError:
+        abort(400)
+    return _no_store(jsonify(payload(job, query, locale)))
+
+
+@bp.post("/dashboard/refresh")
+@requires(Role.VIEWER)
+def refresh() -> Response:
+    """Compute the figures again (not from the cache), then show the dashboard."""
+    locale = current_locale()
+    try:
+        query = parse_query(request.form, locale)
+    except FilterError:
+        return redirect(url_for("pages.index"), code=303)
+    if not query.filters.matches_nothing:
+        submit(query.filters, refresh=True)
+    return redirect(query.url("pages.index"), code=303)

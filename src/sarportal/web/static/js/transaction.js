@@ -1,0 +1,36 @@
+/* The transaction detail page: focus for the action dialog and for revealed customer fields.
+   Everything works without this file (plain forms and links); it only makes the htmx
+   version pleasant for keyboard and screen-reader users. No inline script: the CSP forbids it. */
+(function () {
+  "use strict";
+
+  var DIALOG_CONTENT = "action-dialog-content";
+
+  function focusFirst(container) {
+    var target = container.querySelector("[autofocus]") ||
+      container.querySelector("input:not([type=hidden]), select, textarea, button");
+    if (target) target.focus();
+  }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || !target.id) return;
+    if (target.id === DIALOG_CONTENT) {
+      focusFirst(target);
+      return;
+    }
+    /* A revealed customer field replaces its masked placeholder (same id): move the focus to
+       it, so that the reading position does not jump back to the top of the page. */
+    var swapped = document.getElementById(target.id);
+    if (swapped && swapped.classList.contains("portal-revealed")) swapped.focus();
+  });
+
+  /* Closing the dialog forgets its content, so the next opening starts a new intent (and a
+     new idempotency key) instead of showing a stale step. */
+  document.addEventListener("hidden.bs.modal", function (event) {
+    var content = event.target.querySelector("#" + DIALOG_CONTENT);
+    if (!content) return;
+    var placeholder = document.getElementById("action-dialog-placeholder");
+    if (placeholder) content.replaceChildren(placeholder.content.cloneNode(true));
+  });
+})();

@@ -1,0 +1,114 @@
+"""The translated words of the statistics pages, handed to the pure shaping in `web.charts`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+
+from sarportal.web.transactions_view import vocabulary
+
+
+def chart_words() -> dict[str, Any]:
+    """Names of figures, columns, captions and phrases for the dashboard, in the user's language.
+
+    Phrases hold `%(name)s` placeholders that `web.charts` fills in."""
+    words = vocabulary()
+    return {
+        "status": words["status"],
+        "settlement_status": words["settlement_status"],
+        "payment_method": words["payment_method"],
+        "country": words["country"],
+        "figure": {
+            "volume": _("Volume"),
+            "count": _("Transactions"),
+            "average_order_value": _("Average order value"),
+            "approval_rate": _("Approval rate"),
+            "refund_rate": _("Refund rate"),
+            "open_receivables": _("Open receivables"),
+            "overdue_amount": _("Overdue"),
+            "dso": _("DSO"),
+        },
+        "dso_detail": _("Days sales outstanding"),
+        "invoices": _("%(count)s invoices"),
+        "pending": _(
+            "The comparison with the previous period follows when all transactions are counted."
+        ),
+        "no_compare": _("No comparison: the previous period has no figure."),
+        "up": _("Up %(change)s compared with the previous period."),
+        "down": _("Down %(change)s compared with the previous period."),
+        "flat": _("Unchanged compared with the previous period."),
+        "points": _("pp"),
+        "period": _("Period"),
+        "from": _("From"),
+        "to": _("To"),
+        "currency": _("Currency"),
+        "count_of": _("%(name)s: count"),
+        "amount_of": _("%(name)s: amount"),
+        "total_count": _("Total count"),
+        "total_amount": _("Total amount"),
+        "transactions": _("Transactions"),
+        "total": _("Total"),
+        "amount": _("Amount"),
+        "share": _("Share"),
+        "share_of_amount": _("Share of amount"),
+        "status_column": _("Status"),
+        "payment_method_column": _("Payment method"),
+        "country_column": _("Country"),
+        "order_amount": _("Order amount"),
+        "days": _("%(days)s days"),
+        "days_to_pay": _("Days to pay"),
+        "median": _("Median %(days)s days"),
+        "due": _("Due after %(days)s days"),
+        "paid_invoices": _("Paid invoices"),
+        "invoices_column": _("Invoices"),
+        "invoices_total": _("Invoices (captured)"),
+        "stage": _("Stage"),
+        "share_of_invoices": _("Share of invoices"),
+        "invoice_net": _("Invoice amount (net of refunds)"),
+        "dunning_reached": {
+            "1": _("Reached reminder"),
+            "2": _("Reached first dunning"),
+            "3": _("Reached second dunning"),
+            "4": _("Reached collection"),
+        },
+        "captions": {
+            "volume": _("Volume over time by status, %(currency)s"),
+            "status": _("Transactions by status, %(currency)s"),
+            "payment_methods": _("Volume by payment method, %(currency)s"),
+            "countries": _("Volume by country, %(currency)s"),
+            "amounts": _("Transactions by order amount, %(currency)s"),
+            "days_to_pay": _("Days from capture to payment, %(currency)s; median %(median)s days"),
+            "settlement": _("Settlement and dunning of captured invoices, %(currency)s"),
+        },
+    }
+
+
+def chart_titles() -> dict[str, str]:
+    """The headings of the dashboard's chart cards."""
+    return {
+        "volume": _("Volume over time"),
+        "status": _("Status"),
+        "payment_method": _("Payment methods"),
+        "country": _("Countries"),
+        "amount": _("Order amounts"),
+        "days_to_pay": _("Days to pay"),
+        "settlement": _("Settlement and dunning"),
+    }
+
+
+def chart_notes() -> dict[str, str]:
+    """One sentence under each chart's heading: what it counts."""
+    return {
+        "volume": _(
+            "Authorized amount of the transactions created in each period, by their status today."
+        ),
+        "status": _("Share of transactions by their current status."),
+        "payment_method": _("Authorized amount by payment method."),
+        "country": _("Authorized amount by the customer's country."),
+        "amount": _("Number of transactions by order amount (log scale bins)."),
+        "days_to_pay": _("Days from capture to payment for paid invoices."),
+        "settlement": _(
+            "Captured invoices by settlement state, and how many reached each dunning level."
+        ),
+    }

@@ -1,0 +1,227 @@
+"""No customer data kept, anywhere: a scripted session over every page and endpoint against a
+sandbox that marks every personal field with a PIICANARY marker, then a scan of everything the
+portal could have kept. It passes only with zero hits.
+
+Two set-ups: threads and SQLite (the embedded default), and Celery workers on Redis with
+PostgreSQL (production's shape).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import PASSWORD, Portal, running_portal
+from tests.e2e.privacy import (
+    Recorder,
+    files,
+    postgres_rows,
+    redis_values,
+    scan,
+)
+from tests.fixtures.services import port_open, require_service
+
+pytestmark = pytest.mark.e2e
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+CUSTOMER_FIELDS = (
+    "name", "company", "email", "phone", "date_of_birth", "billing_address",
+    "shipping_address", "iban_masked",
+)  # fmt: skip
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf-token" content="([^"]+)"', html) or re.search(
+        r'name="csrf_token"[^>]*value="([^"]+)"', html
+    )
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+class Walker:
+    """A signed-in browser session and an API client, recording every answer."""
+
+    def __init__(self, portal: Portal, recorder: Recorder) -> None:
+        self.portal = portal
+        self.recorder = recorder
+        hooks = {"response": [recorder.record]}
+        self.web = httpx.Client(base_url=portal.url, event_hooks=hooks, timeout=60)
+        self.api = httpx.Client(base_url=portal.url, event_hooks=hooks, timeout=60)
+
+    def sign_in(self, role: str) -> None:
+        login = self.web.get("/login")
+        answer = self.web.post(
+            "/login",
+            data={
+                "email": f"{role}@demo.example",
+                "password": PASSWORD,
+                "csrf_token": _csrf(login.text),
+            },
+        )
+        assert answer.status_code in (200, 302, 303), answer.status_code
+        command = [sys.executable, "-m", "sarportal", "tokens", "create"]
+        created = subprocess.run(
+            [*command, "--email", f"{role}@demo.example"],
+            env=self.portal.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        token = created.stdout.strip().splitlines()[-1]
+        self.api.headers["Authorization"] = f"Bearer {token}"
+
+    def page(self, path: str, **params: Any) -> httpx.Response:
+        return self.web.get(path, params=params, follow_redirects=True)
+
+    def post_page(self, path: str, data: dict[str, str] | None = None) -> httpx.Response:
+        token = _csrf(self.page("/account").text)
+        return self.web.post(
+            path, data={**(data or {}), "csrf_token": token}, headers={"X-CSRFToken": token}
+        )
+
+    def stats_job(self, filters: dict[str, Any]) -> dict[str, Any]:
+        created = self.api.post("/api/v1/stats/jobs", json={"filters": filters})
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            job: dict[str, Any] = self.api.get(f"/api/v1/stats/jobs/{job_id}").json()
+            if job["state"] in ("succeeded", "failed"):
+                return job
+            time.sleep(0.2)
+        raise AssertionError("the statistics job did not finish")
+
+
+def _walk(portal: Portal, recorder: Recorder) -> None:
+    walker = Walker(portal, recorder)
+    walker.sign_in("operator")
+    job = walker.stats_job({})
+    assert job["state"] == "succeeded", job
+    for path in ("/", "/counter", "/transactions", "/account", "/api/docs"):
+        assert walker.page(path).status_code == 200, path
+    walker.page("/transactions", status="captured", sort="created_asc")
+    walker.page("/transactions/export.csv")
+    walker.page("/counter/export.csv")
+    listing = walker.api.get("/api/v1/transactions", params={"limit": 200}).json()["data"]
+    by_status: dict[str, dict[str, Any]] = {}
+    for row in listing:
+        by_status.setdefault(row["status"], row)
+    debit = next(r for r in listing if r["payment_method"] == "direct_debit")
+    for row in (*by_status.values(), debit):
+        tx = row["id"]
+        assert walker.page(f"/transactions/{tx}").status_code == 200
+        walker.page(f"/transactions/{tx}/related")
+        for field in CUSTOMER_FIELDS:
+            revealed = walker.post_page(f"/transactions/{tx}/customer/{field}")
+            assert revealed.status_code in (200, 404), (field, revealed.status_code)
+        walker.api.get(f"/api/v1/transactions/{tx}")
+    captured = by_status.get("captured") or by_status["partially_refunded"]
+    authorized = by_status["authorized"]
+    writes = [
+        (f"/api/v1/transactions/{captured['id']}/refunds", {"amount": 100, "reason": "goodwill"}),
+        (f"/api/v1/transactions/{authorized['id']}/captures", {"amount": 100}),
+        (f"/api/v1/transactions/{authorized['id']}/cancellations", {}),
+    ]
+    for path, body in writes:
+        answer = walker.api.post(path, json=body, headers={"Idempotency-Key": secrets.token_hex(8)})
+        assert answer.status_code == 201, answer.text
+    # Failing requests: the provider breaks, ids are wrong, input is bad.
+    portal.control(
+        "/_sandbox/faults", {"kind": "error_500", "path_prefix": "/v1/transactions/", "count": 20}
+    )
+    walker.page(f"/transactions/{captured['id']}")
+    walker.api.get(f"/api/v1/transactions/{captured['id']}")
+    portal.control("/_sandbox/faults", {"clear": True})
+    portal.control(
+        "/_sandbox/faults", {"kind": "malformed", "path_prefix": "/v1/transactions/", "count": 5}
+    )
+    walker.page(f"/transactions/{captured['id']}")
+    portal.control("/_sandbox/faults", {"clear": True})
+    walker.page("/transactions/tx_0000000000000000")
+    walker.page("/transactions", amount_min="zwölf")
+    walker.api.post(f"/api/v1/transactions/{captured['id']}/refunds", json={"amount": -1})
+    # The walk must really have seen personal data, or the scan proves nothing.
+    assert recorder.personal_answers() >= 3 * len(CUSTOMER_FIELDS), recorder.personal_answers()
+
+
+def _kept(portal: Portal, root: Path, database_url: str | None, redis: bool) -> list[Any]:
+    sources = [
+        *files(portal.instance_dir, "instance"),
+        *files(root / "logs", "logs"),
+        *files(root / "tmp", "tmp"),
+        ("portal output", portal.log.read_bytes()),
+    ]
+    worker_log = root / "worker.log"
+    if worker_log.exists():
+        sources.append(("worker output", worker_log.read_bytes()))
+    if database_url:
+        sources.extend(postgres_rows(database_url.replace("+psycopg", "")))
+    if redis:
+        sources.extend(redis_values(REDIS_URL))
+    return scan(sources)
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    require_service(
+        "PostgreSQL", port_open("127.0.0.1", 5432), "start PostgreSQL on 127.0.0.1:5432"
+    )
+    import psycopg
+
+    name = f"sarportal_canary_{secrets.token_hex(4)}"
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(
+            "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
+        ) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_threads_and_sqlite_keep_no_customer_data(tmp_path: Path) -> None:
+    recorder = Recorder()
+    with running_portal(tmp_path, sandbox_flags=("--pii-canary",)) as portal:
+        _walk(portal, recorder)
+    assert recorder.personal_answers_without_no_store() == []
+    hits = _kept(portal, tmp_path, None, redis=False)
+    assert hits == [], "\n".join(map(str, hits[:20]))
+
+
+def test_celery_redis_and_postgresql_keep_no_customer_data(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    require_service("Redis", port_open("127.0.0.1", 6379), "start Redis on 127.0.0.1:6379")
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    recorder = Recorder()
+    env = {"SARPORTAL_DATABASE_URL": postgres_database, "SARPORTAL_REDIS_URL": REDIS_URL}
+    with running_portal(
+        tmp_path, sandbox_flags=("--pii-canary",), env_extra=env, worker=True
+    ) as portal:
+        _walk(portal, recorder)
+        hits_while_running = _kept(portal, tmp_path, postgres_database, redis=True)
+    assert recorder.personal_answers_without_no_store() == []
+    hits = hits_while_running + _kept(portal, tmp_path, postgres_database, redis=True)
+    assert hits == [], "\n".join(map(str, hits[:20]))
+
+
+def test_a_planted_leak_is_found(tmp_path: Path) -> None:
+    """The scan is not blind: one canary logged by mistake makes it fail."""
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "portal.log").write_text(
+        "INFO revealed name=PIICANARY0123456789ab Erika Mustermann\n"
+    )
+    hits = scan(files(tmp_path / "logs", "logs"))
+    assert [str(h) for h in hits] == ["logs/portal.log: PIICANARY0123456789ab"]
