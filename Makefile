@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
 
 .PHONY: install demo test lint typecheck pytest bench clean i18n screenshots
 
@@ -15,9 +16,14 @@ MO_FILES := $(patsubst %.po,%.mo,$(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messag
 
 install: $(STAMP) $(VENDOR_STAMP) $(MO_FILES)
 
-$(STAMP): pyproject.toml
+# What the portal needs to run (the demo's set-up), then the tools to test and measure it.
+$(RUNTIME_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUNTIME_STAMP)
+
+$(STAMP): pyproject.toml $(RUNTIME_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
@@ -25,11 +31,11 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(NPM_STAMP)
 
-$(VENDOR_STAMP): $(NPM_STAMP) scripts/build_assets.py | $(STAMP)
+$(VENDOR_STAMP): $(NPM_STAMP) scripts/build_assets.py | $(RUNTIME_STAMP)
 	$(BIN)/python scripts/build_assets.py
 	@touch $(VENDOR_STAMP)
 
-%.mo: %.po | $(STAMP)
+%.mo: %.po | $(RUNTIME_STAMP)
 	$(BIN)/pybabel -q compile -i $< -o $@
 
 i18n: $(STAMP)
@@ -37,7 +43,7 @@ i18n: $(STAMP)
 	$(BIN)/pybabel -q update -i messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching
 	$(BIN)/pybabel -q compile -d $(TRANSLATIONS)
 
-demo: install
+demo: $(RUNTIME_STAMP) $(VENDOR_STAMP) $(MO_FILES)
 	$(BIN)/sarportal demo
 
 lint: install
