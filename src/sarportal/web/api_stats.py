@@ -19,16 +19,8 @@ from werkzeug.wrappers import Response as AnyResponse
 
 from sarportal.domain.roles import Role
 from sarportal.jobs import JobView, StatsRequest
-from sarportal.provider.models import CustomerType, PaymentMethod, SettlementStatus, Status
 from sarportal.web.access import CurrentUser, requires
-from sarportal.web.api_transactions import (
-    Country,
-    Currency,
-    DunningLevel,
-    Minor,
-    Text,
-    UtcTime,
-)
+from sarportal.web.api_transactions import ProviderFilters
 from sarportal.web.apidoc import InvalidParameter, Problem, SpecResponse, problem, spec
 from sarportal.web.services import portal
 
@@ -37,24 +29,10 @@ bp = Blueprint("api_stats", __name__, url_prefix="/api/v1/stats")
 JobId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern="^[A-Za-z0-9_-]+$")]
 
 
-class StatsFilters(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class StatsFilters(ProviderFilters, forbid_unknown_fields=True, kw_only=True):
     """The provider's list filters (combined with AND; a list matches any of its values). Without
     `created_from` the job covers everything from the oldest matching transaction; without
     `created_to`, up to now."""
-
-    created_from: UtcTime | None = None
-    created_to: UtcTime | None = None
-    status: list[Status] | None = None
-    settlement_status: list[SettlementStatus] | None = None
-    payment_method: list[PaymentMethod] | None = None
-    currency: list[Currency] | None = None
-    country: list[Country] | None = None
-    customer_type: list[CustomerType] | None = None
-    shop: list[Text] | None = None
-    dunning_level: list[DunningLevel] | None = None
-    amount_min: Minor | None = None
-    amount_max: Minor | None = None
-    order_reference: Text | None = None
 
 
 class StatsJobRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

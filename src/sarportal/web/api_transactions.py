@@ -39,8 +39,8 @@ DunningLevel = Annotated[int, msgspec.Meta(ge=0, le=4)]
 Minor = Annotated[int, msgspec.Meta(ge=0, le=10**12, description="Minor units (cents).")]
 
 
-class TransactionListQuery(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Filters (combined with AND; a repeated parameter matches any of its values) and paging."""
+class ProviderFilters(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The provider's list filters, combined with AND; a list matches any of its values."""
 
     created_from: UtcTime | None = None
     created_to: UtcTime | None = None
@@ -55,6 +55,11 @@ class TransactionListQuery(msgspec.Struct, forbid_unknown_fields=True, kw_only=T
     amount_min: Minor | None = None
     amount_max: Minor | None = None
     order_reference: Text | None = None
+
+
+class TransactionListQuery(ProviderFilters, forbid_unknown_fields=True, kw_only=True):
+    """Filters (combined with AND; a repeated parameter matches any of its values) and paging."""
+
     order: Literal["created_desc", "created_asc"] = "created_desc"
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
     cursor: Annotated[str, msgspec.Meta(min_length=1, max_length=512)] | None = None

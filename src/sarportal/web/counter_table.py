@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sarportal.domain.filters import STATUSES
 from sarportal.web.charts import (
     SETTLEMENTS,
     Granularity,
@@ -23,16 +24,7 @@ from sarportal.web.charts import (
 )
 from sarportal.web.frontend import format_money, format_number
 
-COUNTER_STATUSES = (
-    "authorized",
-    "partially_captured",
-    "captured",
-    "partially_refunded",
-    "refunded",
-    "cancelled",
-    "expired",
-    "declined",
-)
+COUNTER_STATUSES = STATUSES
 """The statuses in the order of a transaction's life, as the filters list them."""
 
 
