@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from bench import decode_cases, sandbox_cases, stats_cases
+from bench import decode_cases, load_cases, portal_cases, readme, sandbox_cases, stats_cases
 from bench.harness import QUICK, Report
 
 
@@ -16,6 +16,8 @@ def main() -> None:
         ("sandbox", sandbox_cases),
         ("decoding", decode_cases),
         ("statistics", stats_cases),
+        ("portal, one user", portal_cases),
+        ("portal, many users", load_cases),
     ):
         started = time.perf_counter()
         print(f"- {name}", flush=True)
@@ -24,6 +26,8 @@ def main() -> None:
     print()
     print(report.table())
     print(f"\nresults: {report.save()}")
+    if not QUICK:
+        readme.main()
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ class Figure:
 
     @property
     def meets(self) -> bool | None:
+        if self.reference == 0 and not self.higher_is_better:  # a count that must stay at zero
+            return self.median <= 0
         if self.ratio is None:
             return None
         return self.ratio >= 1 if self.higher_is_better else self.ratio <= 1
@@ -77,7 +79,8 @@ class Report:
             "|---|---|---|---|---|---|",
         ]
         for f in self.figures:
-            ratio = "" if f.ratio is None else f"{f.ratio:.2f}×" + (" ✓" if f.meets else " ✗")
+            ratio = "" if f.ratio is None else f"{f.ratio:.2f}×"
+            ratio += "" if f.meets is None else (" ✓" if f.meets else " ✗")
             reference = "" if f.reference is None else f"{_fmt(f.reference)} ({f.reference_label})"
             lines.append(
                 f"| {f.case} | {_fmt(f.median)} {f.unit} | {_fmt(f.low)}–{_fmt(f.high)} "

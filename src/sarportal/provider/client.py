@@ -29,6 +29,7 @@ from sarportal.provider.models import (
     TransactionPage,
     TransactionSummary,
 )
+from sarportal.provider.timing import provider_call
 from sarportal.provider.transport import ProviderConfig, make_client, translated
 
 log = logging.getLogger("sarportal.provider")
@@ -124,7 +125,7 @@ class Provider:
             "client_id": credentials.client_id,
             "client_secret": credentials.secret,
         }
-        with translated("POST", "/oauth/token"):
+        with translated("POST", "/oauth/token"), provider_call():
             response = self._http.post("/oauth/token", data=form)
         if response.status_code != 200:
             raise self._error(response)
@@ -158,7 +159,7 @@ class Provider:
         while True:
             token = self._tokens.get(credentials, self._fetch_token)
             try:
-                with translated(method, path):
+                with translated(method, path), provider_call():
                     response = self._http.request(
                         method,
                         path,

@@ -14,6 +14,7 @@ from sarportal.config import Settings
 from sarportal.web import access, errors, ops, provider_access, security, sessions
 from sarportal.web.access import public, requires
 from sarportal.web.services import EXTENSION, Portal
+from sarportal.web.timing import ServerTiming
 
 __all__ = ["create_app", "public", "requires"]
 
@@ -66,6 +67,7 @@ def create_app(config: Settings | None = None) -> Flask:
     provider_access.init_app(app)
     _register_blueprints(app)
     app.context_processor(lambda: {"current_user": g.get("user")})
+    app.wsgi_app = ServerTiming(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -183,6 +183,12 @@ def current_locale() -> str:
     return str(locale) if locale is not None else DEFAULT_LOCALE
 
 
+def _babel_locale() -> Locale | str:
+    """This request's locale as babel's object, which babel's formatters take without parsing
+    it again (the template filters run for every cell of a table)."""
+    return get_locale() or DEFAULT_LOCALE
+
+
 MISSING: Final = "–"
 """What the filters show for a value that is not there (None), e.g. a capture date not yet set."""
 
@@ -190,27 +196,27 @@ MISSING: Final = "–"
 def _money(amount_minor: int | None, currency: str) -> str:
     if amount_minor is None:
         return MISSING
-    return format_money(amount_minor, currency, current_locale())
+    return format_money(amount_minor, currency, _babel_locale())
 
 
 def _number(value: int | float | Decimal | None, digits: int | None = None) -> str:
-    return MISSING if value is None else format_number(value, current_locale(), digits)
+    return MISSING if value is None else format_number(value, _babel_locale(), digits)
 
 
 def _percent(value: float | Decimal | None, digits: int = 1) -> str:
-    return MISSING if value is None else format_percent(value, current_locale(), digits)
+    return MISSING if value is None else format_percent(value, _babel_locale(), digits)
 
 
 def _datetime(value: datetime | str | None, fmt: str = "medium") -> str:
     if value is None:
         return MISSING
-    return format_moment(value, current_locale(), select_timezone(), fmt)
+    return format_moment(value, _babel_locale(), select_timezone(), fmt)
 
 
 def _date(value: date | datetime | str | None, fmt: str = "medium") -> str:
     if value is None:
         return MISSING
-    return format_day(value, current_locale(), select_timezone(), fmt)
+    return format_day(value, _babel_locale(), select_timezone(), fmt)
 
 
 # -- navigation and assets ---------------------------------------------------------------------
