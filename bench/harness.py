@@ -122,6 +122,7 @@ def machine() -> dict[str, object]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "commit": commit,
+        "load_average": os.getloadavg()[0],
     }
 
 

@@ -1,4 +1,5 @@
-"""Rewrite README.md's performance block from the newest full (not quick) results file.
+"""Rewrite README.md's performance block from the newest results file (a full run's when there
+is one, else a quick run's, labelled as such).
 
 `python -m bench.readme` replaces what stands between `<!-- bench:start -->` and
 `<!-- bench:end -->` with that run's table, machine, date and how to reproduce it; nothing else in
@@ -21,21 +22,29 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
 def newest_full() -> Path | None:
-    """The newest results file of a full run (the names sort by time)."""
-    runs = sorted(p for p in RESULTS.glob("bench-*.json") if not p.stem.endswith("-quick"))
-    return runs[-1] if runs else None
+    """The newest results file of a full run, else of a quick one (the names sort by time)."""
+    runs = sorted(RESULTS.glob("bench-*.json"))
+    full = [p for p in runs if not p.stem.endswith("-quick")]
+    return (full or runs)[-1] if runs else None
 
 
 def block(record: dict[str, Any], source: str) -> str:
     machine = record["machine"]
     when = record["date"][:16].replace("T", " ") + " UTC"
     minutes = record["seconds"] / 60
+    mode = (
+        "a quick run (`BENCH_QUICK=1`: 100,000 transactions, fewer repeats)"
+        if record.get("quick")
+        else "a full run"
+    )
+    load = machine.get("load_average")
+    busy = f" The machine's load average at the start was {load:.1f}." if load is not None else ""
     return "\n".join(
         [
             START,
-            f"Measured on {when} at commit `{machine['commit']}`: {machine['cpu']}, "
+            f"Measured in {mode} on {when} at commit `{machine['commit']}`: {machine['cpu']}, "
             f"{machine['cores']} cores, Python {machine['python']}, {machine['platform']}; "
-            f"the whole run took {minutes:.1f} minutes. Ratios are the median against the "
+            f"the whole run took {minutes:.1f} minutes.{busy} Ratios are the median against the "
             "reference in the same run; ✓ meets it, ✗ misses it.",
             "",
             record["table"],
