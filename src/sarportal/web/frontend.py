@@ -183,10 +183,21 @@ def current_locale() -> str:
     return str(locale) if locale is not None else DEFAULT_LOCALE
 
 
+def _formatting() -> tuple[Locale | str, str]:
+    """This request's locale (as babel's object, which babel's formatters take without parsing it
+    again) and time zone, looked up once per request: the template filters run for every cell
+    of a table."""
+    if not has_request_context():
+        return get_locale() or DEFAULT_LOCALE, select_timezone()
+    cached: tuple[Locale | str, str] | None = g.get("_portal_formatting")
+    if cached is None:
+        cached = (get_locale() or DEFAULT_LOCALE, select_timezone())
+        g._portal_formatting = cached
+    return cached
+
+
 def _babel_locale() -> Locale | str:
-    """This request's locale as babel's object, which babel's formatters take without parsing
-    it again (the template filters run for every cell of a table)."""
-    return get_locale() or DEFAULT_LOCALE
+    return _formatting()[0]
 
 
 MISSING: Final = "–"
@@ -210,13 +221,13 @@ def _percent(value: float | Decimal | None, digits: int = 1) -> str:
 def _datetime(value: datetime | str | None, fmt: str = "medium") -> str:
     if value is None:
         return MISSING
-    return format_moment(value, _babel_locale(), select_timezone(), fmt)
+    return format_moment(value, *_formatting(), fmt)
 
 
 def _date(value: date | datetime | str | None, fmt: str = "medium") -> str:
     if value is None:
         return MISSING
-    return format_day(value, _babel_locale(), select_timezone(), fmt)
+    return format_day(value, *_formatting(), fmt)
 
 
 # -- navigation and assets ---------------------------------------------------------------------
