@@ -320,6 +320,13 @@
     return chart;
   }
 
+  /* ECharts' aria option replaces the element's label with a generated English data dump;
+     keep the page's own (translated) label, which points to the same figures as a table. */
+  function describe(element) {
+    if (!element.dataset.description) element.dataset.description = element.getAttribute("aria-label") || "";
+    return element.dataset.description;
+  }
+
   function drawCharts() {
     var payload = state.payload;
     if (!payload) return;
@@ -331,6 +338,7 @@
       if (!model || !builders[id]) return;
       var chart = chartFor(id, element);
       var option = builders[id](model.data, colours, view.currency);
+      option.aria.label = { description: describe(element) };
       chart.setOption(option, { notMerge: true });
       chart.getDom().classList.toggle("dash-clickable", id !== "days_to_pay");
     });

@@ -14,15 +14,24 @@
 
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
-    if (!target || !target.id) return;
-    if (target.id === DIALOG_CONTENT) {
-      focusFirst(target);
-      return;
-    }
-    /* A revealed customer field replaces its masked placeholder (same id): move the focus to
-       it, so that the reading position does not jump back to the top of the page. */
+    if (target && target.id === DIALOG_CONTENT) focusFirst(target);
+  });
+
+  /* A revealed customer field replaces its masked placeholder (same id): move the focus to
+     it, so that the reading position does not jump back to the top of the page. Only once
+     settled: until then htmx keeps the old element's attributes (class, no tabindex) on it. */
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail.target;
+    if (!target || !target.id || target.id === DIALOG_CONTENT) return;
     var swapped = document.getElementById(target.id);
     if (swapped && swapped.classList.contains("portal-revealed")) swapped.focus();
+  });
+
+  /* Bootstrap focuses the dialog itself once it has faded in, which can be after the step
+     arrived: then move the focus on to the step's first field, as after a swap. */
+  document.addEventListener("shown.bs.modal", function (event) {
+    var content = event.target.querySelector("#" + DIALOG_CONTENT);
+    if (content && content.querySelector("form")) focusFirst(content);
   });
 
   /* Closing the dialog forgets its content, so the next opening starts a new intent (and a

@@ -1,0 +1,226 @@
+"""Journeys through the statistics pages in Chromium: the dashboard's charts really draw, follow
+the filters and drill into the table; the counter page counts what the table lists."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.e2e.conftest import Portal
+
+pytestmark = pytest.mark.e2e
+
+CHARTS = ("volume", "status", "payment_method", "country", "amount", "days_to_pay", "settlement")
+KEY_FIGURES = (
+    "volume", "count", "average_order_value", "approval_rate", "refund_rate",
+    "open_receivables", "overdue_amount", "dso",
+)  # fmt: skip
+
+# For each chart: how many pixels of its canvases have one of the colours its series are drawn
+# in (the bars and segments themselves, not the axes or the legend text alone).
+PAINTED = """
+() => {
+  const rgb = (colour) => {
+    const hex = /^#([0-9a-f]{6})$/i.exec(colour || '');
+    if (hex) return [0, 2, 4].map((i) => parseInt(hex[1].slice(i, i + 2), 16));
+    const fn = /rgba?\\((\\d+),\\s*(\\d+),\\s*(\\d+)/.exec(colour || '');
+    return fn ? fn.slice(1, 4).map(Number) : null;
+  };
+  const counts = {};
+  document.querySelectorAll('[data-chart]').forEach((element) => {
+    const chart = echarts.getInstanceByDom(element);
+    if (!chart) { counts[element.dataset.chart] = -1; return; }
+    const colours = [];
+    for (const series of chart.getOption().series) {
+      colours.push(rgb(series.itemStyle && series.itemStyle.color));
+      for (const item of series.data || []) {
+        if (item && item.itemStyle) colours.push(rgb(item.itemStyle.color));
+      }
+    }
+    const wanted = colours.filter(Boolean);
+    let painted = 0;
+    element.querySelectorAll('canvas').forEach((canvas) => {
+      const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      for (let i = 0; i < data.length; i += 4) {
+        if (data[i + 3] < 250) continue;
+        if (wanted.some((c) => Math.abs(c[0] - data[i]) + Math.abs(c[1] - data[i + 1])
+                               + Math.abs(c[2] - data[i + 2]) < 12)) painted++;
+      }
+    });
+    counts[element.dataset.chart] = painted;
+  });
+  return counts;
+}
+"""
+
+CANVAS_DIGEST = """
+(id) => {
+  const canvas = document.querySelector('#chart-' + id + ' canvas');
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let hash = 0;
+  for (let i = 0; i < data.length; i += 16) hash = (hash * 31 + data[i] + data[i + 3]) | 0;
+  return hash;
+}
+"""
+
+
+def _settled_dashboard(page: Any) -> None:
+    """Wait until the statistics job is done and every chart has painted its series."""
+    page.locator("#stats-status [data-part='done']").wait_for(state="visible", timeout=60_000)
+    page.wait_for_function(
+        f"() => Object.values(({PAINTED})()).every((n) => n > 200)", timeout=15_000
+    )
+    # the last animation frame has settled when two reads agree
+    page.wait_for_function(
+        f"""() => {{
+          const now = JSON.stringify(({PAINTED})());
+          const same = window.__lastPaint === now;
+          window.__lastPaint = now;
+          return same;
+        }}""",
+        polling=200,
+    )
+
+
+def _key_figure(page: Any, key: str) -> str:
+    text: str = page.locator(f"[data-figure='{key}'] [data-bind='value']").inner_text()
+    return text.strip()
+
+
+def _count(text: str) -> int:
+    return int(re.sub(r"[^\d]", "", text))
+
+
+def test_dashboard_draws_every_chart_and_the_key_figures(
+    open_as: Any, portal_server: Portal
+) -> None:
+    page = open_as("admin", "/")
+    _settled_dashboard(page)
+    painted = page.evaluate(PAINTED)
+    assert set(painted) == set(CHARTS)
+    assert all(count > 200 for count in painted.values()), painted
+    for key in KEY_FIGURES:
+        value = _key_figure(page, key)
+        assert value and "…" not in value and re.search(r"\d", value), (key, value)
+    assert page.locator("[data-part='partial']:visible").count() == 0
+    # the count agrees with the table's own count for the same filters and currency
+    currency = page.locator("#dashboard").get_attribute("data-currency")
+    count = _count(_key_figure(page, "count"))
+    assert count > 0
+    link = page.get_by_role("link", name="Show these transactions").get_attribute("href")
+    page.goto(f"{portal_server.url}{link}&currency={currency}")
+    assert _count(page.locator("#transactions-count").inner_text()) == count
+
+
+def test_a_filter_change_redraws_the_charts_and_updates_the_url(open_as: Any) -> None:
+    page = open_as("admin", "/")
+    _settled_dashboard(page)
+    count_before = _count(_key_figure(page, "count"))
+    # a filter: only Austria, applied through the form
+    page.locator("#filter-country").click()
+    page.get_by_role("checkbox", name="Austria").check()
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(lambda url: parse_qs(urlsplit(url).query).get("country") == ["AT"])
+    _settled_dashboard(page)
+    count_after = _count(_key_figure(page, "count"))
+    assert 0 < count_after < count_before
+    countries = page.evaluate(
+        "() => echarts.getInstanceByDom(document.getElementById('chart-country'))"
+        ".getOption().yAxis[0].data"
+    )
+    assert countries == ["Austria"]
+    # a display choice redraws in place: the URL follows, the page is not reloaded
+    page.evaluate("() => { window.__samePage = true; }")
+    before = page.evaluate(CANVAS_DIGEST, "volume")
+    page.locator("[data-granularity='week']").click()
+    page.wait_for_url(lambda url: "granularity=week" in url)
+    page.wait_for_function(f"() => ({CANVAS_DIGEST})('volume') !== {before}")
+    assert page.evaluate("() => window.__samePage") is True
+    assert "country=AT" in page.url
+    assert page.locator("[data-granularity='week']").get_attribute("aria-current") == "true"
+
+
+def test_a_chart_click_drills_into_the_table(open_as: Any, portal_server: Portal) -> None:
+    page = open_as("admin", "/")
+    _settled_dashboard(page)
+    chart = page.locator("#chart-country")
+    chart.scroll_into_view_if_needed()
+    # the first bar: where ECharts drew it, and the filter and count it stands for
+    bar = page.evaluate(
+        """() => {
+          const element = document.getElementById('chart-country');
+          const chart = echarts.getInstanceByDom(element);
+          const item = chart.getOption().series[0].data[0];
+          const end = chart.convertToPixel({seriesIndex: 0}, [item.value, 0]);
+          const start = chart.convertToPixel({seriesIndex: 0}, [0, 0]);
+          const box = element.getBoundingClientRect();
+          return {x: box.left + (start[0] + end[0]) / 2, y: box.top + end[1],
+                  href: item.href, count: item.count};
+        }"""
+    )
+    page.mouse.click(bar["x"], bar["y"])
+    page.wait_for_url(lambda url: urlsplit(url).path == "/transactions")
+    assert page.url == f"{portal_server.url}{bar['href']}"
+    assert "country=" in page.url
+    assert _count(page.locator("#transactions-count").inner_text()) == bar["count"]
+
+
+def test_each_chart_has_the_same_figures_as_a_table(open_as: Any) -> None:
+    page = open_as("admin", "/")
+    _settled_dashboard(page)
+    card = page.locator("[data-chart-card='country']")
+    toggle = card.locator("button[data-action='table']")
+    chart = card.locator("[data-chart]")
+    assert chart.get_attribute("role") == "img"
+    label = chart.get_attribute("aria-label") or ""
+    assert label.startswith("Countries as a chart") and "Table" in label, label
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "true"
+    table = card.locator("table")
+    table.wait_for(state="visible")
+    assert card.locator("[data-chart]").is_hidden()
+    names = table.locator("tbody th").all_inner_texts()
+    chart_names = page.evaluate(
+        "() => echarts.getInstanceByDom(document.getElementById('chart-country'))"
+        ".getOption().yAxis[0].data"
+    )
+    assert names == chart_names
+    toggle.click()  # and back to the chart
+    chart.wait_for(state="visible")
+    assert table.is_hidden() and toggle.get_attribute("aria-pressed") == "false"
+    toggle.click()
+    # the table's links are the chart's drill-downs, reachable without a pointer
+    first_link = table.locator("tbody a").first
+    href = first_link.get_attribute("href")
+    first_link.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: urlsplit(url).path == "/transactions")
+    assert page.url.endswith(href or "?")
+
+
+def test_the_counter_page_counts_what_the_table_lists(open_as: Any) -> None:
+    page = open_as("admin", "/counter")
+    page.locator("#stats-status [data-part='done']").wait_for(state="visible", timeout=60_000)
+    tiles = page.locator("[data-counter^='status-']")
+    assert tiles.count() >= 3
+    total = sum(int(tile.get_attribute("data-count") or 0) for tile in tiles.all())
+    footer = page.locator("#counter-period-table tfoot tr")
+    assert int(footer.get_attribute("data-count") or -1) == total
+    # a filter through the form: the URL and the counters follow it
+    page.locator("#filter-status").click()
+    page.get_by_role("checkbox", name="Captured", exact=True).check()
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(lambda url: parse_qs(urlsplit(url).query).get("status") == ["captured"])
+    page.locator("#stats-status [data-part='done']").wait_for(state="visible", timeout=60_000)
+    captured = page.locator("[data-counter='status-captured']")
+    count = int(captured.get_attribute("data-count") or 0)
+    assert 0 < count < total
+    others = page.locator("[data-counter^='status-']:not([data-counter='status-captured'])")
+    assert all(int(tile.get_attribute("data-count") or 0) == 0 for tile in others.all())
+    # the tile's link opens the table with the same filters: it lists exactly that many
+    captured.get_by_role("link").click()
+    page.wait_for_url(lambda url: urlsplit(url).path == "/transactions")
+    assert _count(page.locator("#transactions-count").inner_text()) == count
