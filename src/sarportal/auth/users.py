@@ -20,6 +20,10 @@ class UserError(ValueError):
     """A requested change cannot be made; the message is fit to show to the person who asked."""
 
 
+class UnknownUser(UserError):
+    """No such user in the actor's organisation (another organisation's users included)."""
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who asks for a change: a user of an organisation with a role."""
@@ -244,7 +248,7 @@ def _valid_email(email: str) -> str:
 def _user(uow: UnitOfWork, user_id: int) -> User:
     user = uow.users.get(user_id)
     if user is None:
-        raise UserError("This user does not exist.")
+        raise UnknownUser("This user does not exist.")
     return user
 
 
@@ -252,7 +256,7 @@ def _member(uow: UnitOfWork, actor: Actor, user_id: int) -> User:
     """The user, when the actor is an admin of the same organisation."""
     user = uow.users.get(user_id)
     if user is None or user.organisation_id != actor.organisation_id or actor.role != Role.ADMIN:
-        raise UserError("This user does not exist.")
+        raise UnknownUser("This user does not exist.")
     return user
 
 

@@ -57,6 +57,10 @@ class JobView:
         return self.state in FINISHED_STATES
 
 
+class JobsUnavailable(Exception):
+    """The job back end cannot be reached (Redis is down); `str(error)` is for people."""
+
+
 class Jobs(Protocol):
     """Submit, watch and cancel statistics jobs."""
 
@@ -71,6 +75,10 @@ class Jobs(Protocol):
 
     def cancel(self, user_id: int, job_id: str) -> bool:
         """Ask the job to stop; False for an unknown id, another user's or a finished job."""
+        ...
+
+    def ping(self) -> None:
+        """Raise `JobsUnavailable` unless the back end can take and answer jobs now."""
         ...
 
 
@@ -94,4 +102,12 @@ def make_jobs(
     return ThreadJobs(store, provider, config)
 
 
-__all__ = ["FINISHED_STATES", "JobState", "JobView", "Jobs", "StatsRequest", "make_jobs"]
+__all__ = [
+    "FINISHED_STATES",
+    "JobState",
+    "JobView",
+    "Jobs",
+    "JobsUnavailable",
+    "StatsRequest",
+    "make_jobs",
+]

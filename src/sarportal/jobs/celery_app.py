@@ -44,8 +44,9 @@ SHARD_TASK = "sarportal.stats.shard"
 WRITE_INTERVAL = 0.5  # seconds between a shard's partial writes (and always after its last page)
 
 
-def make_celery(redis_url: str) -> Celery:
-    """The Celery app on the Redis broker at `redis_url`, with the statistics tasks."""
+def make_celery(redis_url: str, *, visibility_timeout: float = 900.0) -> Celery:
+    """The Celery app on the Redis broker at `redis_url`, with the statistics tasks; a task
+    left unacknowledged by a dead worker is delivered again after `visibility_timeout` s."""
     app = Celery("sarportal", broker=redis_url, set_as_current=False)
     app.conf.update(
         task_default_queue=QUEUE,
@@ -63,7 +64,7 @@ def make_celery(redis_url: str) -> Celery:
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 900},
+        broker_transport_options={"visibility_timeout": visibility_timeout},
     )
     app.task(name=PLAN_TASK, bind=True)(_plan_task)
     app.task(name=SHARD_TASK, bind=True)(_shard_task)

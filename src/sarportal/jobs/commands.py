@@ -16,11 +16,13 @@ from sarportal.config import Settings
 def worker(concurrency: int | None, queues: str, hostname: str | None, loglevel: str) -> None:
     """Run a worker that computes statistics jobs from the Redis queue."""
     from sarportal.jobs.celery_app import make_celery
+    from sarportal.jobs.config import JobsConfig
 
     settings = Settings.from_env()
     if not settings.redis_url:
         raise click.UsageError("set SARPORTAL_REDIS_URL to the Redis that the portal uses")
-    app = make_celery(settings.redis_url)
+    visibility = JobsConfig.from_env().visibility_timeout.total_seconds()
+    app = make_celery(settings.redis_url, visibility_timeout=visibility)
     argv = ["worker", f"--queues={queues}", f"--loglevel={loglevel}", "--without-gossip",
             "--without-mingle", "--without-heartbeat"]  # fmt: skip
     argv.append(f"--hostname={hostname or 'stats@%h'}")

@@ -23,12 +23,16 @@ class JobsConfig:
     max_jobs: int = 8  # threads back end: jobs that run at once in the web process
     shards_per_period: int | None = None  # None: the engine's choice (2 × concurrency)
     partial_interval: float = 0.25  # seconds between recomputations of a running job's figures
+    # Celery on Redis: a task whose worker died unacknowledged is delivered again once it has
+    # been out this long (when a worker starts or sweeps); longer than any shard may take.
+    visibility_timeout: timedelta = timedelta(minutes=15)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> JobsConfig:
         """`SARPORTAL_JOBS_RESULT_TTL` (seconds), `SARPORTAL_JOBS_CONCURRENCY`,
         `SARPORTAL_JOBS_RATE_LIMIT` (requests a second), `SARPORTAL_JOBS_MAX_JOBS`,
-        `SARPORTAL_JOBS_SHARDS`; unset: the defaults."""
+        `SARPORTAL_JOBS_SHARDS`, `SARPORTAL_JOBS_VISIBILITY_TIMEOUT` (seconds); unset: the
+        defaults."""
         env = os.environ if environ is None else environ
         default = cls()
 
@@ -40,10 +44,14 @@ class JobsConfig:
         concurrency = number("SARPORTAL_JOBS_CONCURRENCY")
         max_jobs = number("SARPORTAL_JOBS_MAX_JOBS")
         shards = number("SARPORTAL_JOBS_SHARDS")
+        visibility = number("SARPORTAL_JOBS_VISIBILITY_TIMEOUT")
         return cls(
             result_ttl=default.result_ttl if ttl is None else timedelta(seconds=ttl),
             concurrency=default.concurrency if concurrency is None else max(1, int(concurrency)),
             rate_limit=number("SARPORTAL_JOBS_RATE_LIMIT") or None,
             max_jobs=default.max_jobs if max_jobs is None else max(1, int(max_jobs)),
             shards_per_period=None if shards is None else max(1, int(shards)),
+            visibility_timeout=default.visibility_timeout
+            if visibility is None
+            else timedelta(seconds=max(1.0, visibility)),
         )

@@ -8,15 +8,18 @@ demand, at most every `JobsConfig.partial_interval` seconds per job.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
 
+import redis
 from celery import Celery
 
 from sarportal.config import Settings
-from sarportal.jobs import JobView, StatsRequest
+from sarportal.jobs import JobsUnavailable, JobView, StatsRequest
 from sarportal.jobs.celery_app import PLAN_TASK, QUEUE, make_celery
 from sarportal.jobs.config import JobsConfig
 from sarportal.jobs.redis_state import RedisState
@@ -27,7 +30,28 @@ log = logging.getLogger("sarportal.jobs")
 WORKERS_UNREACHABLE = (
     "The statistics workers could not be reached; nothing was computed. Please try again later."
 )
+REDIS_DOWN = (
+    "The statistics service is not available at the moment; nothing was computed. "
+    "Please try again in a few minutes."
+)
 _REUSABLE = ("queued", "running", "succeeded")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _redis_guarded(method: Callable[P, R]) -> Callable[P, R]:
+    """Redis failures become `JobsUnavailable` (a clear 503), never an unexplained error."""
+
+    @functools.wraps(method)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except redis.RedisError as error:
+            log.warning("statistics jobs: Redis is unavailable (%s)", type(error).__name__)
+            raise JobsUnavailable(REDIS_DOWN) from error
+
+    return guarded
 
 
 def _utc_now() -> datetime:
@@ -48,7 +72,9 @@ class RedisJobs:
         if not settings.redis_url:
             raise ValueError("the Celery back end needs settings.redis_url")
         self._config = config or JobsConfig()
-        self._celery = celery or make_celery(settings.redis_url)
+        self._celery = celery or make_celery(
+            settings.redis_url, visibility_timeout=self._config.visibility_timeout.total_seconds()
+        )
         self._clock = clock
         self.state = RedisState.from_url(
             settings.redis_url,
@@ -57,6 +83,7 @@ class RedisJobs:
         )
         self._partials = Throttle(self._config.partial_interval)
 
+    @_redis_guarded
     def submit(self, user_id: int, request: StatsRequest, *, refresh: bool = False) -> JobView:
         digest = request_key(user_id, request)
         if not refresh:
@@ -81,6 +108,7 @@ class RedisJobs:
             raise RuntimeError("a new statistics job vanished from Redis")
         return view
 
+    @_redis_guarded
     def get(self, user_id: int, job_id: str) -> JobView | None:
         meta = self.state.meta(job_id)
         if meta is None or meta.user_id != user_id:
@@ -90,11 +118,16 @@ class RedisJobs:
             partial = self._partials.get(job_id, meta.writes, lambda: self.state.partial(meta))
         return self.state.view(meta, partial)
 
+    @_redis_guarded
     def cancel(self, user_id: int, job_id: str) -> bool:
         meta = self.state.meta(job_id)
         if meta is None or meta.user_id != user_id:
             return False
         return self.state.cancel(job_id)
+
+    @_redis_guarded
+    def ping(self) -> None:
+        self.state.redis.ping()
 
     def close(self) -> None:
         """Release the broker and Redis connections."""

@@ -135,6 +135,9 @@ class ThreadJobs:
             self._end(job, "cancelled", error="The statistics job was cancelled.")
             return True
 
+    def ping(self) -> None:
+        """Jobs run in this process: always available."""
+
     def close(self) -> None:
         """Cancel every job and stop the pool (for tests and shutdown)."""
         with self._lock:

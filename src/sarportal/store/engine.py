@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sarportal.config import Clock, Settings
 from sarportal.store.crypto import SecretBox
 from sarportal.store.uow import UnitOfWork
+
+# Driver errors that mean "the database cannot be reached", not a fault of the code.
+DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
 def normalise_url(url: str) -> str:

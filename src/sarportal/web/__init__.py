@@ -26,8 +26,6 @@ def _check_csrf() -> None:
         return
     if g.get("user") is not None and g.user.via_token:
         return
-    if g.get("auth_failed"):
-        return
     csrf.protect()
 
 

@@ -130,11 +130,13 @@ def enforce() -> Response | None:
     if rule is None:
         current_app.logger.error("view %s declares no access rule; refused", endpoint)
         abort(403)
+    if g.get("auth_failed"):
+        abort(401)  # an unknown, revoked or expired token is refused, on public views too
     if rule.role is None:
         return None
     user: CurrentUser | None = g.user
     if user is None:
-        if wants_json() or g.get("auth_failed"):
+        if wants_json():
             abort(401)
         if getattr(session, "expired", False):
             flash(_("Your session has expired. Please sign in again."), "warning")

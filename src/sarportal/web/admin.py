@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from sarportal.auth import users
-from sarportal.auth.users import Actor, UserError
+from sarportal.auth.users import Actor, UnknownUser, UserError
 from sarportal.domain.roles import Role
 from sarportal.web.access import CurrentUser, requires
 from sarportal.web.forms import (
@@ -103,7 +103,7 @@ def _change(form: FlaskForm, apply: Callable[[], None], done: str) -> Response |
         apply()
     except (UserError, ValueError) as exc:
         flash(_(str(exc)), "danger")
-        return _render_users(400)
+        return _render_users(404 if isinstance(exc, UnknownUser) else 400)
     flash(done, "success")
     return redirect(url_for("admin.users"), code=303)
 

@@ -159,6 +159,51 @@ def _problem_media_types(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+_DETAIL = "get__api_v1_transactions_{tx_id}"
+_ACTIONS = {
+    "Capture": "post__api_v1_transactions_{tx_id}_captures",
+    "Refund": "post__api_v1_transactions_{tx_id}_refunds",
+    "Cancel": "post__api_v1_transactions_{tx_id}_cancellations",
+}
+
+
+def _links_to_transaction(expression: str) -> dict[str, Any]:
+    """OpenAPI links from an answer that names a transaction to its detail and its actions."""
+    targets = {"GetTransaction": _DETAIL, **{f"{k}Transaction": v for k, v in _ACTIONS.items()}}
+    return {
+        name: {"operationId": operation, "parameters": {"tx_id": expression}}
+        for name, operation in targets.items()
+    }
+
+
+# (path, method, status) → the links of that answer: what a client can do next with its ids.
+_LINKS: dict[tuple[str, str, str], dict[str, Any]] = {
+    ("/api/v1/transactions", "get", "200"): _links_to_transaction("$response.body#/data/0/id"),
+    ("/api/v1/transactions/{tx_id}", "get", "200"): _links_to_transaction("$response.body#/id"),
+    **{
+        (f"/api/v1/transactions/{{tx_id}}/{kind}", "post", "201"): _links_to_transaction(
+            "$response.body#/id"
+        )
+        for kind in ("captures", "refunds", "cancellations")
+    },
+    ("/api/v1/stats/jobs", "post", "202"): {
+        "GetJob": {
+            "operationId": "get__api_v1_stats_jobs_{job_id}",
+            "parameters": {"job_id": "$response.body#/id"},
+        }
+    },
+}
+
+
+def _add_links(document: dict[str, Any]) -> dict[str, Any]:
+    """Document how answers lead to other operations (OpenAPI links), for clients and tools."""
+    for (path, method, status), links in _LINKS.items():
+        response = document.get("paths", {}).get(path, {}).get(method, {}).get("responses", {})
+        if status in response:
+            response[status]["links"] = copy.deepcopy(links)
+    return document
+
+
 def document(app: Flask | None = None) -> dict[str, Any]:
     """The OpenAPI document of `app` (default: the current app), built once per app."""
     target = app or current_app._get_current_object()  # type: ignore[attr-defined]
@@ -171,7 +216,7 @@ def document(app: Flask | None = None) -> dict[str, Any]:
         # references; build from a copy and put the models back.
         models = copy.deepcopy(spec.models)
         try:
-            built = _problem_media_types(spec._generate_spec())
+            built = _add_links(_problem_media_types(spec._generate_spec()))
         finally:
             spec.models = models
         target.extensions[_DOCUMENT_KEY] = built

@@ -16,7 +16,14 @@ from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
+from sarportal.jobs import JobsUnavailable
+from sarportal.store.engine import DATABASE_DOWN
 from sarportal.web.access import wants_json
+
+
+class DatabaseUnavailable(Exception):
+    """The portal's database could not be reached for this request."""
+
 
 PROBLEM_CODES = {
     400: "invalid_request",
@@ -103,6 +110,31 @@ def _csrf_error(error: CSRFError) -> Response:
     )
 
 
+def _database_unavailable(error: Exception) -> Response:
+    _log(error, 503)
+    return error_response(
+        503,
+        code="database_unavailable",
+        title=_("Temporarily unavailable"),
+        detail=_(
+            "The portal cannot reach its database at the moment, so nothing was changed. "
+            "Please try again in a few minutes."
+        ),
+    )
+
+
+def _jobs_unavailable(error: JobsUnavailable) -> Response:
+    return error_response(
+        503,
+        code="jobs_unavailable",
+        title=_("Statistics are temporarily unavailable"),
+        detail=_(
+            "The statistics service is not available at the moment; nothing was computed. "
+            "Please try again in a few minutes."
+        ),
+    )
+
+
 def _unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return _http_error(error)
@@ -131,6 +163,10 @@ def _log(error: BaseException, status: int) -> None:
 def init_app(app: Flask) -> None:
     """Register the error handlers on `app`."""
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(DatabaseUnavailable, _database_unavailable)
+    for kind in DATABASE_DOWN:
+        app.register_error_handler(kind, _database_unavailable)
+    app.register_error_handler(JobsUnavailable, _jobs_unavailable)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _http_error)
     app.register_error_handler(Exception, _unexpected)

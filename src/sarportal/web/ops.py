@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request, session
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -21,6 +21,7 @@ from prometheus_client import (
 from werkzeug.wrappers import Response
 
 from sarportal.web.access import public
+from sarportal.web.errors import DatabaseUnavailable
 from sarportal.web.services import EXTENSION
 
 ReadinessCheck = Callable[[], None]
@@ -87,6 +88,14 @@ def metrics() -> Response:
     return Response(generate_latest(registry.registry), mimetype=CONTENT_TYPE_LATEST)
 
 
+def _database_guard() -> None:
+    """Refuse the request clearly when its session could not be read (the database is down);
+    the operational endpoints still answer, so `/readyz` can say what is wrong."""
+    exempt = request.blueprint == bp.name or request.endpoint == "static"
+    if getattr(session, "database_down", False) and not exempt:
+        raise DatabaseUnavailable("the session could not be read")
+
+
 def _start_timer() -> None:
     g.request_started = time.perf_counter()
 
@@ -106,6 +115,8 @@ def init_app(app: Flask) -> None:
     app.extensions[CHECKS] = {}
     app.extensions[METRICS] = Metrics()
     add_readiness_check(app, "database", app.extensions[EXTENSION].store.ping)
+    add_readiness_check(app, "jobs", app.extensions[EXTENSION].jobs.ping)
     app.before_request(_start_timer)
+    app.before_request(_database_guard)
     app.after_request(_observe)
     app.register_blueprint(bp)

@@ -8,6 +8,7 @@ stored too, and purged once idle.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,8 +18,11 @@ from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
 from sarportal.store.digest import token_digest
+from sarportal.store.engine import DATABASE_DOWN
 from sarportal.store.models import WebSession
 from sarportal.web.services import EXTENSION, Portal
+
+log = logging.getLogger("sarportal.web")
 
 TOUCH_INTERVAL = timedelta(seconds=15)
 BROWSERS = (
@@ -52,6 +56,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         created_at: datetime | None = None,
         last_seen_at: datetime | None = None,
         expired: bool = False,
+        database_down: bool = False,
     ) -> None:
         def on_update(_self: CallbackDict[str, Any]) -> None:
             self.modified = True
@@ -62,6 +67,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.created_at = created_at
         self.last_seen_at = last_seen_at
         self.expired = expired
+        self.database_down = database_down  # the session could not be read: nothing to save
         self.modified = False
         self.regenerate = False
         self.ended = False
@@ -97,6 +103,16 @@ class ServerSessionInterface(SessionInterface):
         if not raw or len(raw) > 128:
             return ServerSession()
         now = settings.clock()
+        try:
+            return self._load(raw, now)
+        except DATABASE_DOWN:
+            # Refused with a clear 503 by `ops._database_guard`; an exception here would
+            # escape Flask's error handlers (the session opens before the request is routed).
+            log.warning("the session could not be read: the database is unavailable")
+            return ServerSession(database_down=True)
+
+    def _load(self, raw: str, now: datetime) -> ServerSession:
+        settings = self._portal.settings
         with self._portal.store.unit_of_work() as uow:
             row = uow.sessions.get(token_digest(raw))
             if row is None:
@@ -117,8 +133,16 @@ class ServerSessionInterface(SessionInterface):
             )
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        if not isinstance(session, ServerSession):
+        if not isinstance(session, ServerSession) or session.database_down:
             return
+        try:
+            self._save(session, response)
+        except DATABASE_DOWN:
+            if session.ended:  # a sign-out must end the session on the server, or fail
+                raise
+            log.warning("the session could not be saved: the database is unavailable")
+
+    def _save(self, session: ServerSession, response: Response) -> None:
         settings = self._portal.settings
         name = settings.session_cookie_name
         now = settings.clock()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Final
 
 import msgspec
-from flask import Blueprint, g, url_for
+from flask import Blueprint, g, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -155,12 +155,14 @@ def refund(tx_id: str, json: RefundRequest, headers: ActionHeaders) -> Created:
 )
 def cancel(tx_id: str, json: CancellationRequest, headers: ActionHeaders) -> Created:
     """Cancel the whole remaining uncaptured amount."""
+    _require_body(json)
     return _act(tx_id, ActionKind.CANCEL, None, None, headers)
 
 
 def _require_body(body: object) -> None:
-    """Spectree passes no body for a request that is not JSON; say so instead of failing."""
-    if body is None:
+    """Spectree passes no body for a request that is not JSON, and reads a JSON body that is
+    not an object (`""`, `null`, `[]`, broken JSON) as `{}`; refuse both instead of acting."""
+    if body is None or not isinstance(request.get_json(silent=True), dict):
         raise InvalidParameter("body", "The body must be a JSON object (application/json).")
 
 
@@ -181,6 +183,10 @@ def _act(
     session = provider_session()
     before = summary_of(session.transaction(tx_id))
     baseline = amounts_of(before)
+    if baseline.available(kind, portal().settings.clock()) <= 0:
+        # As the dialog does: never send what the transaction's state rules out (a cancellation
+        # would otherwise be audited, and reconciled, as 0 while the provider cancels the rest).
+        raise ActionProblem(409, "invalid_state", failure_sentence("invalid_state"))
     raw_key = (headers.idempotency_key if headers else None) or new_key()
     intent = Intent(
         transaction_id=before.id,
