@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -153,3 +154,29 @@ def test_tls_failure_is_logged_without_secrets(
         _list(url, ca_file)
     assert "TLS verification failed" in caplog.text
     assert SECRET not in caplog.text and "tls-client" not in caplog.text
+
+
+def test_the_portal_shows_a_clear_message_and_no_data_when_tls_fails(
+    make_provider_app: Any, ca_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Through the portal: a provider with a certificate nobody vouches for is refused, the user
+    reads what happened, nothing is shown, and the log holds no secret."""
+    from sarportal.domain.roles import Role
+    from tests.fixtures.portal import new_client, sign_in
+    from tests.fixtures.portal_provider import make_provider_user
+
+    context = _server_context(trustme.CA().issue_cert("127.0.0.1"))
+    with tls_server(context) as url, caplog.at_level(logging.WARNING):
+        app = make_provider_app(url=url, ca=ca_file)
+        user = make_provider_user(app, Role.OPERATOR)
+        client = new_client(app)
+        assert sign_in(client, user.email) == 303
+        for path in ("/transactions", "/transactions/tx_0123456789abcdef"):
+            page = client.get(path)
+            assert page.status_code == 502, (path, page.status_code)
+            assert "identity could not be verified" in page.text
+            assert "<tbody" not in page.text  # no table of data, not even an empty one
+        answer = client.get("/api/v1/transactions", headers={"Accept": "application/json"})
+        assert answer.status_code == 502
+        assert answer.json is not None and answer.json["code"] == "provider_untrusted"
+    assert "demo-operator-secret" not in caplog.text
