@@ -140,7 +140,7 @@ class CredentialGates:
 
 
 def provider_for(settings: Settings) -> Provider | None:
-    """The provider client described by `settings` (a worker's own; the web's is the Portal's)."""
+    """The provider client described by `settings`, for the web process and for workers alike."""
     if not settings.provider_url:
         return None
     return Provider(

@@ -11,7 +11,8 @@ from sarportal.auth.signin import Authenticator
 from sarportal.auth.throttle import SignInThrottle, counters_for
 from sarportal.config import Settings
 from sarportal.jobs import Jobs, make_jobs
-from sarportal.provider import Provider, ProviderConfig
+from sarportal.jobs.work import provider_for
+from sarportal.provider import Provider
 from sarportal.store import Store
 
 EXTENSION = "sarportal"
@@ -36,17 +37,7 @@ class Portal:
         passwords = Passwords(settings.argon2)
         throttle = SignInThrottle(counters_for(settings), settings)
         authenticator = Authenticator(store, passwords, throttle)
-        provider = None
-        if settings.provider_url:  # an http:// URL raises here: the portal refuses to start
-            provider = Provider(
-                ProviderConfig(
-                    settings.provider_url,
-                    ca_bundle=settings.provider_ca_bundle,
-                    client_cert=settings.provider_client_cert,
-                    connect_timeout=settings.provider_connect_timeout,
-                    read_timeout=settings.provider_read_timeout,
-                )
-            )
+        provider = provider_for(settings)  # an http:// URL raises here: the portal refuses to start
         jobs = make_jobs(settings, store, provider)
         return cls(settings, store, passwords, throttle, authenticator, provider, jobs)
 
