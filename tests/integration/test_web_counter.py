@@ -55,7 +55,7 @@ def test_table_totals_equal_the_sum_of_the_rows_and_the_job_totals(
     granularity: str,
 ) -> None:
     user = stats_login()
-    path = f"/counter?period=this_year&granularity={granularity}"
+    path = f"/counter?period=last_month&granularity={granularity}"
     region = wait_for_counter_job(provider_client, path)
     rows = [(key, int(count), int(amount)) for key, count, amount in _ROW.findall(region)]
     body, totals = [r for r in rows if r[0] != "total"], [r for r in rows if r[0] == "total"]
@@ -84,7 +84,7 @@ def test_csv_export_in_the_users_locale(
     provider_app: Flask, provider_client: FlaskClient, stats_login: Callable[..., MadeUser]
 ) -> None:
     user = stats_login()
-    path = "/counter?period=this_year&granularity=month"
+    path = "/counter?period=last_month&granularity=month"
     wait_for_counter_job(provider_client, path)
     response = provider_client.get(
         path.replace("/counter?", "/counter/export.csv?"), headers={"Accept-Language": "de"}

@@ -91,7 +91,7 @@ def test_a_filter_in_the_query_string_reaches_the_job(
 ) -> None:
     user = stats_login()
     page, answer = _finished_page(
-        provider_client, "/?period=this_year&status=captured&country=DE&currency=EUR"
+        provider_client, "/?period=last_month&status=captured&country=DE&currency=EUR"
     )
     job = _job(provider_app, user, answer["job"]["id"])
     assert job.result is not None
@@ -100,9 +100,9 @@ def test_a_filter_in_the_query_string_reaches_the_job(
     assert list(counts) == ["captured"] and counts["captured"] > 0
     countries = {c for c, row in job.result["breakdowns"]["country"]["EUR"].items() if row["count"]}
     assert countries == {"DE"}
-    assert 'value="this_year" selected' in page
+    assert 'value="last_month" selected' in page
     # a segment opens the transactions table with the page's filters and its own
-    assert "/transactions?period=this_year&amp;status=captured&amp;currency=EUR" in page
+    assert "/transactions?period=last_month&amp;status=captured&amp;currency=EUR" in page
 
 
 def test_the_json_status_shapes_the_same_figures(
