@@ -33,7 +33,7 @@ from bench.processes import Portal, RedisDatabase, Sandbox, redis_database, sign
 
 USERS = 50
 SIZE = 100_000
-DURATION = 15.0 if QUICK else 60.0
+DURATION = 10.0 if QUICK else 60.0
 RATE = 20.0
 THINK = (0.5, 2.5)
 CELERY_WORKERS = 2

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sarportal.stats.aggregate import Aggregate, merge
-from sarportal.stats.columns import PageDecoder
+from sarportal.stats.columns import PageDecoder, concat
 from tests.unit.test_stats_rows import columns, summaries, summary
 
 ZONE = "Europe/Berlin"
@@ -104,3 +104,22 @@ def test_merging_different_time_zones_is_refused() -> None:
         assert "Europe/Berlin" in str(exc)
     else:
         raise AssertionError("merged buckets of different time zones")
+
+
+@settings(max_examples=30, deadline=None)
+@given(split_rows())
+def test_a_batch_of_pages_folds_like_its_pages(
+    data: tuple[list[dict[str, Any]], list[list[dict[str, Any]]]],
+) -> None:
+    _rows, parts = data
+    decoder = PageDecoder()
+    pages = [columns(part, decoder) for part in parts]
+    batch = concat(pages)
+    assert len(batch) == sum(len(page) for page in pages)
+    assert batch.pages == len(pages)
+    one_by_one = Aggregate(ZONE)
+    for page in pages:
+        one_by_one.fold(page)
+    at_once = Aggregate(ZONE)
+    at_once.fold(batch)
+    assert at_once.to_dict() == one_by_one.to_dict()

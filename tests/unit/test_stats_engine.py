@@ -7,9 +7,19 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 
-from sarportal.stats import RunCancelled, RunFailed, TokenBucket, plan_shards, run
+from sarportal.stats import (
+    Columns,
+    PageDecoder,
+    RunCancelled,
+    RunFailed,
+    TokenBucket,
+    batched,
+    plan_shards,
+    run,
+)
 from sarportal.stats.engine import Retries
 from tests.unit.test_stats_rows import page, rfc3339, summary
 
@@ -192,3 +202,31 @@ def test_the_token_bucket_spaces_requests_and_slows_down_after_a_429() -> None:
     assert waits[-1] == pytest.approx(2.0, abs=0.21)  # the pause first
     now[0] += 10.0
     assert bucket.rate() == pytest.approx(10.0)  # recovered
+
+
+def _pages(sizes: list[int]) -> list[Columns]:
+    decoder, rows = PageDecoder(), iter(ROWS)
+    return [
+        decoder.decode(page([next(rows) for _ in range(size)], has_more=n < len(sizes) - 1,
+                            next_cursor=str(n) if n < len(sizes) - 1 else None))
+        for n, size in enumerate(sizes)
+    ]  # fmt: skip
+
+
+def test_batches_start_with_the_first_page_alone_and_end_with_the_shard() -> None:
+    pages = _pages([10, 10, 10, 10, 10, 10, 5])
+    batches = list(batched(iter(pages), rows=25, seconds=60))
+    assert [(len(b), b.pages) for b in batches] == [(10, 1), (30, 3), (25, 3)]
+    assert [b.has_more for b in batches] == [True, True, False]
+    assert batches[-1].next_cursor is None
+    joined = np.concatenate([b.amount for b in batches])
+    assert joined.tolist() == np.concatenate([p.amount for p in pages]).tolist()
+
+
+def test_a_batch_does_not_wait_longer_than_its_time() -> None:
+    ticks = iter(itertools.count(step=0.1))
+    pages = _pages([10] * 6)
+    batches = list(batched(iter(pages), rows=1_000, seconds=0.25, clock=lambda: next(ticks)))
+    # the clock moves 0.1 s at each reading; a batch that has waited 0.25 s goes at its next page
+    assert [b.pages for b in batches] == [1, 3, 2]
+    assert sum(len(b) for b in batches) == 60

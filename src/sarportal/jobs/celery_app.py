@@ -31,7 +31,7 @@ from sarportal.jobs.work import (
     provider_for,
 )
 from sarportal.provider import Provider
-from sarportal.stats import Aggregate, PageDecoder, RunCancelled, Shard, fetch_shard
+from sarportal.stats import Aggregate, PageDecoder, RunCancelled, Shard, batched, fetch_shard
 from sarportal.stats.engine import plan
 from sarportal.stats.shards import parse_time, rfc3339
 from sarportal.store import Store
@@ -179,16 +179,17 @@ def _shard_task(
     try:
         session, credentials = open_session(runtime.store, runtime.provider, user_id)
         gate = runtime.gates.gate(credentials)
-        for page in fetch_shard(
+        shard_pages = fetch_shard(
             shard,
             filters,
             page_fetcher(session, gate),
             decoder=PageDecoder(),
             limiter=gate.limiter,
             cancelled=lambda: state.halted(job_id),
-        ):
+        )
+        for page in batched(shard_pages):
             aggregate.fold(page)
-            pages, rows = pages + 1, rows + len(page)
+            pages, rows = pages + page.pages, rows + len(page)
             total = page.total_count if total is None else total
             if not page.has_more or time.monotonic() - written >= WRITE_INTERVAL:
                 state.write_shard(job_id, number, aggregate, period=shard.period, pages=pages,

@@ -12,7 +12,7 @@ threads and the Celery back ends of `jobs/` run the very same code.
 - `timestamps`: the provider's RFC 3339 times as epoch seconds, vectorised.
 - `shards`: a created range cut into time slices, newest first.
 - `engine`: runs a statistics job over the shards concurrently (`run`), or one shard for a
-  worker that fans out (`fetch_shard` + `Aggregate.fold`, merged with `merge`).
+  worker that fans out (`fetch_shard`, `batched` + `Aggregate.fold`, merged with `merge`).
 """
 
 from sarportal.stats.aggregate import Aggregate, merge
@@ -25,6 +25,7 @@ from sarportal.stats.engine import (
     RunFailed,
     RunResult,
     StatsError,
+    batched,
     fetch_shard,
     run,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "StatsError",
     "TokenBucket",
     "Vocabularies",
+    "batched",
     "fetch_shard",
     "figures",
     "merge",

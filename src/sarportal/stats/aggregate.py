@@ -58,19 +58,22 @@ _AMOUNT_EDGES = np.array(AMOUNT_EDGES, dtype=np.int64)
 
 
 def _group_sums(values: Int64Array, groups: Int64Array, size: int) -> Int64Array:
-    """Σ of integer measures (m, n) per group, exactly, as (size, m). The group array may list
-    the n rows several times over (several groupings in one pass): row i is `groups[j]` for every
-    j ≡ i (mod n). Float64 bincount is used only where every sum is exact in it."""
+    """Σ of integer measures (m, n) per group, exactly, as (size, m); measure 0 is the count (its
+    values are not read). The group array may list the n rows several times over (several
+    groupings in one pass): row i is `groups[j]` for every j ≡ i (mod n). Float64 bincount is
+    used only where every sum is exact in it."""
     m, n = values.shape
     repeats = groups.shape[0] // max(n, 1)
     if n and int(values.max()) * n >= _EXACT_LIMIT:
         exact = np.zeros((size, m), dtype=np.int64)
         np.add.at(exact, groups, np.tile(values.T, (repeats, 1)))
         return exact
-    cells = ((groups * m)[:, None] + np.arange(m)).ravel()
-    weights = np.tile(values.T.ravel().astype(np.float64), repeats)
-    sums: Int64Array = np.bincount(cells, weights=weights, minlength=size * m).astype(np.int64)
-    return sums.reshape(size, m)
+    sums = np.empty((size, m), dtype=np.int64)
+    sums[:, 0] = np.bincount(groups, minlength=size)
+    for j in range(1, m):
+        weights = np.tile(values[j].astype(np.float64), repeats)
+        sums[:, j] = np.bincount(groups, weights=weights, minlength=size)
+    return sums
 
 
 def _pad(array: Int64Array, axis: int, before: int, after: int) -> Int64Array:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Annotated, Literal
 
 import msgspec
@@ -184,9 +184,31 @@ class Columns:
     has_more: bool
     next_cursor: str | None
     total_count: int | None
+    pages: int = 1  # how many list pages these rows came from (see `concat`)
 
     def __len__(self) -> int:
         return int(self.amount.shape[0])
+
+
+_ROW_COLUMNS = tuple(
+    f.name for f in fields(Columns) if f.type in ("Int64Array", "CodeArray", "NameCodeArray")
+)
+
+
+def concat(pages: Sequence[Columns]) -> Columns:
+    """Consecutive pages of one shard (sharing one set of vocabularies) as one batch: the rows of
+    all, the cursor state of the last, the first total seen."""
+    if len(pages) == 1:
+        return pages[0]
+    last = pages[-1]
+    return Columns(
+        **{name: np.concatenate([getattr(page, name) for page in pages]) for name in _ROW_COLUMNS},
+        vocabularies=last.vocabularies,
+        has_more=last.has_more,
+        next_cursor=last.next_cursor,
+        total_count=next((p.total_count for p in pages if p.total_count is not None), None),
+        pages=sum(page.pages for page in pages),
+    )
 
 
 class PageDecoder:

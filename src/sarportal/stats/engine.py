@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sarportal.stats.aggregate import Aggregate
-from sarportal.stats.columns import Columns, PageDecoder
+from sarportal.stats.columns import Columns, PageDecoder, concat
 from sarportal.stats.figures import figures
 from sarportal.stats.limiter import TokenBucket
 from sarportal.stats.shards import Shard, parse_time, plan_shards, rfc3339
@@ -131,6 +131,34 @@ def fetch_shard(
         cursor, first = page.next_cursor, False
 
 
+BATCH_ROWS = 8_000  # rows folded at once: folding costs per call, not only per row
+BATCH_SECONDS = 0.25  # no page waits longer than this (and one more page) to be folded
+
+
+def batched(
+    pages: Iterator[Columns],
+    *,
+    rows: int = BATCH_ROWS,
+    seconds: float = BATCH_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[Columns]:
+    """A shard's pages joined into batches of about `rows` rows. The first page comes alone, so
+    the first figures and the shard's total arrive at once; a batch is handed on when it is big
+    enough, when it has waited `seconds`, or at the end of the shard."""
+    waiting: list[Columns] = []
+    size, since = 0, 0.0
+    for number, page in enumerate(pages):
+        if not waiting:
+            since = clock()
+        waiting.append(page)
+        size += len(page)
+        if number == 0 or not page.has_more or size >= rows or clock() - since >= seconds:
+            yield concat(waiting)
+            waiting, size = [], 0
+    if waiting:  # only when the pages ended without a last page (not from fetch_shard)
+        yield concat(waiting)
+
+
 def _describe(shard: Shard) -> str:
     low, high = rfc3339(shard.created_from), rfc3339(shard.created_to)
     return f"shard {low}..{high} ({shard.period} period)"
@@ -226,7 +254,8 @@ def run(
 ) -> RunResult:
     """Aggregate every transaction matching `filters` (the provider's list filters; the created
     range as RFC 3339 strings), and those of the previous period. `on_progress(progress, partial)`
-    is called after every page, in order, with copies of the aggregates so far."""
+    is called after every batch of pages (see `batched`), in order, with copies of the aggregates
+    so far."""
     limiter = limiter or TokenBucket()
     user_cancelled = cancelled or (lambda: False)
     stop = threading.Event()
@@ -254,10 +283,10 @@ def run(
         into = aggregates[shard.period]
         pages = fetch_shard(shard, base, fetch_page, decoder=decoder, limiter=limiter,
                             cancelled=halted, retries=retries)  # fmt: skip
-        for page in pages:
+        for page in batched(pages):
             with lock:
                 into.fold(page)
-                progress.pages += 1
+                progress.pages += page.pages
                 progress.rows += len(page)
                 if page.total_count is not None:
                     progress.totals.setdefault(number, page.total_count)
