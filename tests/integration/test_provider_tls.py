@@ -2,7 +2,12 @@
 
 The sandbox always presents a good certificate, so these cases need servers of their own: a few
 lines of `http.server` behind TLS contexts made with trustme, answering like the provider would
-if the handshake ever succeeded (so a wrongly accepted connection shows up as data).
+if the handshake ever succeeded (so a wrongly accepted connection shows up as data), and noting
+each request that got through.
+
+Each promise holds for both of the provider's clients: the interactive one (`list_transactions`)
+and the bulk one (`list_page_raw`). For the bulk read the token comes from a fake interactive
+client, so that the bulk client's connection is the first and only contact with the server.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import trustme
 
@@ -26,6 +32,9 @@ from sarportal.provider.errors import ProviderTLSError
 
 SECRET = "tls-test-secret-value"
 CREDENTIALS = Credentials("tls-client", SECRET)
+TOKEN = {"access_token": "t", "token_type": "Bearer", "expires_in": 3600}
+PAGE: dict[str, object] = {"data": [], "has_more": False, "next_cursor": None}
+READS = ("list_transactions", "list_page_raw")
 
 
 class _ProviderLike(BaseHTTPRequestHandler):
@@ -38,24 +47,36 @@ class _ProviderLike(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     def do_POST(self) -> None:
+        self.server.paths.append(self.path)  # type: ignore[attr-defined]
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self._answer({"access_token": "t", "token_type": "Bearer", "expires_in": 3600})
+        self._answer(TOKEN)
 
     def do_GET(self) -> None:
-        self._answer({"data": [], "has_more": False, "next_cursor": None})
+        self.server.paths.append(self.path)  # type: ignore[attr-defined]
+        self._answer(PAGE)
 
     def log_message(self, format: str, *args: object) -> None:
         return
 
 
+class Served:
+    """A running server: its URL and the paths of the requests that reached it."""
+
+    def __init__(self, url: str, paths: list[str]) -> None:
+        self.url = url
+        self.paths = paths
+
+
 @contextmanager
-def tls_server(context: ssl.SSLContext) -> Iterator[str]:
+def tls_server(context: ssl.SSLContext) -> Iterator[Served]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _ProviderLike)
     server.socket = context.wrap_socket(server.socket, server_side=True)
+    paths: list[str] = []
+    server.paths = paths  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"https://127.0.0.1:{server.server_address[1]}"
+        yield Served(f"https://127.0.0.1:{server.server_address[1]}", paths)
     finally:
         server.shutdown()
         server.server_close()
@@ -79,63 +100,99 @@ def _server_context(cert: trustme.LeafCert) -> ssl.SSLContext:
     return context
 
 
-def _list(url: str, ca_file: Path, **config: object) -> None:
-    provider = Provider(ProviderConfig(url, ca_bundle=ca_file, max_retries=0, **config))  # type: ignore[arg-type]
+@pytest.fixture(params=READS)
+def read(request: pytest.FixtureRequest) -> str:
+    """The read to try: over the interactive client, or over the bulk one."""
+    return str(request.param)
+
+
+def _token_only(request: httpx.Request) -> httpx.Response:
+    assert request.url.path == "/oauth/token", "a bulk read went through the interactive client"
+    return httpx.Response(200, json=TOKEN)
+
+
+def _read(url: str, ca_file: Path, read: str, **config: Any) -> Any:
+    """One page from the server at `url` with `read`; what it returned."""
+    interactive = None
+    if read == "list_page_raw":
+        interactive = httpx.Client(base_url=url, transport=httpx.MockTransport(_token_only))
+    provider = Provider(
+        ProviderConfig(url, ca_bundle=ca_file, max_retries=0, **config), http=interactive
+    )
     try:
-        provider.session(CREDENTIALS).list_transactions({"limit": 1})
+        return getattr(provider.session(CREDENTIALS), read)({"limit": 1})
     finally:
         provider.close()
 
 
-def test_a_good_server_is_trusted(ca: trustme.CA, ca_file: Path) -> None:
-    with tls_server(_server_context(ca.issue_cert("127.0.0.1"))) as url:
-        _list(url, ca_file)
+def _refused(served: Served, ca_file: Path, read: str, **config: Any) -> None:
+    """The read fails as untrusted, returns nothing, and no request reached the server."""
+    returned: list[Any] = []
+    with pytest.raises(ProviderTLSError, match="identity could not be verified"):
+        returned.append(_read(served.url, ca_file, read, **config))
+    assert returned == []
+    assert served.paths == [], "a request was sent to a server that is not trusted"
 
 
-def test_unknown_ca_is_refused(ca_file: Path) -> None:
+def _accepted(served: Served, ca_file: Path, read: str, **config: Any) -> None:
+    """The read returns the server's (empty) page, asked for over the client under test."""
+    returned = _read(served.url, ca_file, read, **config)
+    if read == "list_page_raw":
+        assert json.loads(returned) == PAGE
+        assert served.paths == ["/v1/transactions?limit=1"]
+    else:
+        assert returned.data == [] and returned.has_more is False
+        assert served.paths == ["/oauth/token", "/v1/transactions?limit=1"]
+
+
+def test_a_good_server_is_trusted(ca: trustme.CA, ca_file: Path, read: str) -> None:
+    with tls_server(_server_context(ca.issue_cert("127.0.0.1"))) as served:
+        _accepted(served, ca_file, read)
+
+
+def test_unknown_ca_is_refused(ca_file: Path, read: str) -> None:
     context = _server_context(trustme.CA().issue_cert("127.0.0.1"))
-    with tls_server(context) as url, pytest.raises(ProviderTLSError):
-        _list(url, ca_file)
+    with tls_server(context) as served:
+        _refused(served, ca_file, read)
 
 
-def test_wrong_host_name_is_refused(ca: trustme.CA, ca_file: Path) -> None:
+def test_wrong_host_name_is_refused(ca: trustme.CA, ca_file: Path, read: str) -> None:
     context = _server_context(ca.issue_cert("provider.example"))
-    with tls_server(context) as url, pytest.raises(ProviderTLSError):
-        _list(url, ca_file)
+    with tls_server(context) as served:
+        _refused(served, ca_file, read)
 
 
-def test_expired_certificate_is_refused(ca: trustme.CA, ca_file: Path) -> None:
+def test_expired_certificate_is_refused(ca: trustme.CA, ca_file: Path, read: str) -> None:
     now = datetime.now(UTC)
     expired = ca.issue_cert(
         "127.0.0.1", not_before=now - timedelta(days=30), not_after=now - timedelta(days=1)
     )
-    with tls_server(_server_context(expired)) as url, pytest.raises(ProviderTLSError):
-        _list(url, ca_file)
+    with tls_server(_server_context(expired)) as served:
+        _refused(served, ca_file, read)
 
 
-def test_server_offering_only_tls_1_1_is_refused(ca: trustme.CA, ca_file: Path) -> None:
+def test_server_offering_only_tls_1_1_is_refused(ca: trustme.CA, ca_file: Path, read: str) -> None:
     context = _server_context(ca.issue_cert("127.0.0.1"))
     context.minimum_version = ssl.TLSVersion.TLSv1  # the point of the test
     context.maximum_version = ssl.TLSVersion.TLSv1_1
     context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    with tls_server(context) as url, pytest.raises(ProviderTLSError):
-        _list(url, ca_file)
+    with tls_server(context) as served:
+        _refused(served, ca_file, read)
 
 
 def test_server_requiring_a_client_certificate(
-    ca: trustme.CA, ca_file: Path, tmp_path: Path
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, read: str
 ) -> None:
     context = _server_context(ca.issue_cert("127.0.0.1"))
     context.verify_mode = ssl.CERT_REQUIRED
     ca.configure_trust(context)
-    with tls_server(context) as url:
-        with pytest.raises(ProviderTLSError):
-            _list(url, ca_file)
+    with tls_server(context) as served:
+        _refused(served, ca_file, read)
         client_pem = tmp_path / "client.pem"
         ca.issue_cert("sarportal-client@example").private_key_and_cert_chain_pem.write_to_path(
             str(client_pem)
         )
-        _list(url, ca_file, client_cert=client_pem)
+        _accepted(served, ca_file, read, client_cert=client_pem)
 
 
 def test_plain_http_provider_url_is_refused_at_start() -> None:
@@ -146,12 +203,12 @@ def test_plain_http_provider_url_is_refused_at_start() -> None:
 
 
 def test_tls_failure_is_logged_without_secrets(
-    ca_file: Path, caplog: pytest.LogCaptureFixture
+    ca_file: Path, caplog: pytest.LogCaptureFixture, read: str
 ) -> None:
     context = _server_context(trustme.CA().issue_cert("127.0.0.1"))
     logs = caplog.at_level(logging.DEBUG, logger="sarportal")
-    with tls_server(context) as url, logs, pytest.raises(ProviderTLSError):
-        _list(url, ca_file)
+    with tls_server(context) as served, logs:
+        _refused(served, ca_file, read)
     assert "TLS verification failed" in caplog.text
     assert SECRET not in caplog.text and "tls-client" not in caplog.text
 
@@ -166,8 +223,8 @@ def test_the_portal_shows_a_clear_message_and_no_data_when_tls_fails(
     from tests.fixtures.portal_provider import make_provider_user
 
     context = _server_context(trustme.CA().issue_cert("127.0.0.1"))
-    with tls_server(context) as url, caplog.at_level(logging.WARNING):
-        app = make_provider_app(url=url, ca=ca_file)
+    with tls_server(context) as served, caplog.at_level(logging.WARNING):
+        app = make_provider_app(url=served.url, ca=ca_file)
         user = make_provider_user(app, Role.OPERATOR)
         client = new_client(app)
         assert sign_in(client, user.email) == 303

@@ -30,7 +30,7 @@ from sarportal.provider.models import (
     TransactionSummary,
 )
 from sarportal.provider.timing import provider_call
-from sarportal.provider.transport import ProviderConfig, make_client, translated
+from sarportal.provider.transport import ProviderConfig, make_bulk_client, make_client, translated
 
 log = logging.getLogger("sarportal.provider")
 
@@ -89,24 +89,31 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 class Provider:
-    """The portal's one door to the provider: a pool of verified connections and a token cache."""
+    """The portal's one door to the provider: pools of verified connections and a token cache.
+
+    `http` carries the interactive requests; `bulk_http` only the list pages a statistics job
+    downloads in bulk (`request(..., bulk=True)`), which it reads with less CPU.
+    """
 
     def __init__(
         self,
         config: ProviderConfig,
         *,
         http: httpx.Client | None = None,
+        bulk_http: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[float, float], float] = random.uniform,
     ) -> None:
         self.config = config
         self._http = http or make_client(config)
+        self._bulk_http = bulk_http or make_bulk_client(config)
         self._tokens = TokenCache()
         self._sleep = sleep
         self._jitter = jitter
 
     def close(self) -> None:
         self._http.close()
+        self._bulk_http.close()
 
     def session(self, credentials: Credentials) -> ProviderSession:
         """The provider as seen with one user's credentials."""
@@ -146,12 +153,15 @@ class Provider:
         params: Params | None = None,
         body: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        bulk: bool = False,
     ) -> httpx.Response:
         """Send one request with retries; return the successful response.
 
         Reads, and writes that carry an idempotency key, are retried on timeouts, 5xx and 429
         (honouring Retry-After); a 401 refreshes the token once. A TLS failure is never retried.
+        `bulk` sends it over the client for large bodies.
         """
+        http = self._bulk_http if bulk else self._http
         retriable = method == "GET" or idempotency_key is not None
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         refreshed = False
@@ -160,7 +170,7 @@ class Provider:
             token = self._tokens.get(credentials, self._fetch_token)
             try:
                 with translated(method, path), provider_call():
-                    response = self._http.request(
+                    response = http.request(
                         method,
                         path,
                         params=_query(params),
@@ -230,9 +240,10 @@ class ProviderSession:
 
     def list_page_raw(self, params: Params) -> bytes:
         """One page of the list as the provider's bytes, for decoding straight into columns."""
-        return self._provider.request(
-            self._credentials, "GET", "/v1/transactions", params=params
-        ).content
+        response = self._provider.request(
+            self._credentials, "GET", "/v1/transactions", params=params, bulk=True
+        )
+        return _unbound(response).content
 
     def iter_transactions(
         self, params: Params, page_size: int = 1000
@@ -276,6 +287,14 @@ class ProviderSession:
 
     def cancel(self, transaction_id: str, *, idempotency_key: str) -> Action:
         return self._act(transaction_id, "cancellations", {}, idempotency_key)
+
+
+def _unbound(response: httpx.Response) -> httpx.Response:
+    """The read response without the stream httpx 0.28 binds to it in a reference cycle
+    (encode/httpx#3733), so that its body is freed when dropped, not at the next cyclic collection:
+    bulk pages then reuse freed memory instead of faulting in new pages (~0.4 ms CPU a page)."""
+    response.stream = httpx.ByteStream(response.content)
+    return response
 
 
 def _query(params: Params | None) -> httpx.QueryParams:
