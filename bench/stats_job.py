@@ -4,7 +4,9 @@
 wall time, the process's CPU time, its peak RSS, the rows read and the seconds to the first
 partial figures. MODE is `engine` (the portal's engine), `floor` (download the same shards'
 pages with the same concurrency and do nothing with them) or `plain` (one page after another,
-stdlib json, a pandas frame per page).
+stdlib json, a pandas frame per page, grouped into the same tables as the engine's
+aggregate). `check` holds the row count and, for `engine` and `plain`, the counts by status and
+the amounts by currency, which the bench compares.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from typing import Any
 
 from sarportal.provider import Credentials, Provider, ProviderConfig
 from sarportal.stats import TokenBucket, plan_shards, run
+from sarportal.stats.aggregate import AMOUNT_EDGES, DAYS_TO_PAY_MAX
 from sarportal.stats.shards import rfc3339
 
 CREDENTIALS = Credentials("demo-viewer", "demo-viewer-secret")
+Outcome = tuple[dict[str, Any], float | None]  # what the job checks, seconds to first figures
 
 
 def _range() -> tuple[datetime, datetime]:
@@ -30,7 +34,7 @@ def _range() -> tuple[datetime, datetime]:
     return end - timedelta(days=740), end
 
 
-def engine(session: Any, concurrency: int, rate: float | None) -> tuple[int, float | None]:
+def engine(session: Any, concurrency: int, rate: float | None) -> Outcome:
     start, end = _range()
     first: list[float] = []
     began = time.perf_counter()
@@ -48,7 +52,12 @@ def engine(session: Any, concurrency: int, rate: float | None) -> tuple[int, flo
         previous_period=False,
     )
     figures = result.figures()
-    return int(figures["totals"]["count"]), (first[0] if first else None)
+    check = {
+        "rows": int(figures["totals"]["count"]),
+        "by_status": {s: n for s, n in figures["by_status"].items() if n},
+        "amount_by_currency": figures["totals"]["amount_by_currency"],
+    }
+    return check, (first[0] if first else None)
 
 
 def _next_cursor(body: bytes) -> str | None:
@@ -57,7 +66,7 @@ def _next_cursor(body: bytes) -> str | None:
     return cursor
 
 
-def floor(session: Any, concurrency: int, rate: float | None) -> tuple[int, float | None]:
+def floor(session: Any, concurrency: int, rate: float | None) -> Outcome:
     start, end = _range()
     shards = plan_shards(start, end, target_shards=2 * concurrency)
     limiter = TokenBucket(rate) if rate else None
@@ -74,25 +83,58 @@ def floor(session: Any, concurrency: int, rate: float | None) -> tuple[int, floa
                 return size
 
     with ThreadPoolExecutor(concurrency) as pool:
-        return sum(pool.map(walk, shards)), None
+        return {"rows": sum(pool.map(walk, shards))}, None
 
 
-def plain(session: Any, concurrency: int, rate: float | None) -> tuple[int, float | None]:
+# The plain way computes the same tables as the engine's `Aggregate`, per currency: counts and
+# sums of the amounts by each breakdown, by day and status, by amount bin, and the days to pay.
+_DIMENSIONS = (
+    *("status", "settlement_status", "payment_method", "customer_type", "dunning_level"),
+    *("country", "shop", "amount_bin", "with_capture", "with_refund"),
+)
+_MEASURES = ["count", "amount", "captured_amount", "refunded_amount", "cancelled_amount"]
+
+
+def plain(session: Any, concurrency: int, rate: float | None) -> Outcome:
     import pandas as pd
 
     start, end = _range()
     params: dict[str, Any] = {"created_from": rfc3339(start), "created_to": rfc3339(end)}
-    cursor, frames = None, []
+    edges = [*AMOUNT_EDGES, float("inf")]
+    parts: dict[str, list[Any]] = {name: [] for name in (*_DIMENSIONS, "day", "days_to_pay")}
+    cursor = None
     while True:
         page = json.loads(session.list_page_raw({**params, "limit": 1000, "cursor": cursor}))
         frame = pd.DataFrame(page["data"])
         if len(frame):
-            frames.append(frame.groupby(["currency", "status"])["amount"].agg(["count", "sum"]))
+            frame["count"] = 1
+            frame["settlement_status"] = frame["settlement_status"].fillna("none")
+            frame["amount_bin"] = pd.cut(frame["amount"], edges, right=False, labels=False)
+            frame["with_capture"] = frame["captured_amount"] > 0
+            frame["with_refund"] = frame["refunded_amount"] > 0
+            frame["day"] = pd.to_datetime(frame["created_at"]).dt.floor("D")
+            for name in _DIMENSIONS:
+                parts[name].append(frame.groupby(["currency", name])[_MEASURES].sum())
+            parts["day"].append(frame.groupby(["currency", "day", "status"])[_MEASURES].sum())
+            paid = frame.dropna(subset=["paid_at", "captured_at"])
+            days = (pd.to_datetime(paid["paid_at"]) - pd.to_datetime(paid["captured_at"])).dt.days
+            parts["days_to_pay"].append(
+                paid.groupby([paid["currency"], days.clip(0, DAYS_TO_PAY_MAX)]).size()
+            )
         cursor = page["next_cursor"]
         if not page["has_more"]:
             break
-    total = pd.concat(frames).groupby(level=[0, 1]).sum()
-    return int(total["count"].sum()), None
+    tables = {name: pd.concat(found).groupby(level=[0, 1] if name != "day" else [0, 1, 2]).sum()
+              for name, found in parts.items() if found}  # fmt: skip
+    by_status = tables["status"]["count"].groupby(level=1).sum()
+    check = {
+        "rows": int(by_status.sum()),
+        "by_status": {str(s): int(n) for s, n in by_status.items() if n},
+        "amount_by_currency": {
+            str(c): int(n) for c, n in tables["status"]["amount"].groupby(level=0).sum().items()
+        },
+    }
+    return check, None
 
 
 def main() -> None:
@@ -108,10 +150,11 @@ def main() -> None:
     session.list_transactions({"limit": 1})  # token and connection, outside the measurement
     work = {"engine": engine, "floor": floor, "plain": plain}[args.mode]
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    rows, first = work(session, args.concurrency, args.rate or None)
+    check, first = work(session, args.concurrency, args.rate or None)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"wall": wall, "cpu": cpu, "peak_mb": peak, "rows": rows, "first": first}))
+    print(json.dumps({"wall": wall, "cpu": cpu, "peak_mb": peak, "rows": check["rows"],
+                      "check": check, "first": first}))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -57,23 +57,30 @@ _EXACT_LIMIT = 2**53
 _AMOUNT_EDGES = np.array(AMOUNT_EDGES, dtype=np.int64)
 
 
-def _group_sums(values: Int64Array, groups: Int64Array, size: int) -> Int64Array:
-    """Σ of integer measures (m, n) per group, exactly, as (size, m); measure 0 is the count (its
-    values are not read). The group array may list the n rows several times over (several
-    groupings in one pass): row i is `groups[j]` for every j ≡ i (mod n). Float64 bincount is
-    used only where every sum is exact in it."""
-    m, n = values.shape
-    repeats = groups.shape[0] // max(n, 1)
-    if n and int(values.max()) * n >= _EXACT_LIMIT:
-        exact = np.zeros((size, m), dtype=np.int64)
-        np.add.at(exact, groups, np.tile(values.T, (repeats, 1)))
-        return exact
-    sums = np.empty((size, m), dtype=np.int64)
-    sums[:, 0] = np.bincount(groups, minlength=size)
-    for j in range(1, m):
-        weights = np.tile(values[j].astype(np.float64), repeats)
-        sums[:, j] = np.bincount(groups, weights=weights, minlength=size)
-    return sums
+class _Sums:
+    """Σ of integer amounts per group, exactly, after the count of each group. Float64 bincount
+    is used only where every sum is exact in it; no temporary is larger than one row array."""
+
+    def __init__(self, amounts: list[Int64Array]) -> None:
+        self.amounts = amounts
+        n = amounts[0].shape[0]
+        self.in_floats = not n or max(int(a.max()) for a in amounts) * n < _EXACT_LIMIT
+        self.weights = [a.astype(np.float64) for a in amounts] if self.in_floats else []
+
+    def by(self, groups: Int64Array, size: int) -> Int64Array:
+        """The sums per group (`groups[i]` is row i's group, below `size`), as (size, m)."""
+        m = len(self.amounts) + 1
+        if not self.in_floats:
+            exact = np.zeros((size, m), dtype=np.int64)
+            np.add.at(exact[:, 0], groups, 1)
+            for j, amounts in enumerate(self.amounts, start=1):
+                np.add.at(exact[:, j], groups, amounts)
+            return exact
+        sums = np.empty((size, m), dtype=np.int64)
+        sums[:, 0] = np.bincount(groups, minlength=size)
+        for j, weights in enumerate(self.weights, start=1):
+            sums[:, j] = np.bincount(groups, weights=weights, minlength=size)
+        return sums
 
 
 def _pad(array: Int64Array, axis: int, before: int, after: int) -> Int64Array:
@@ -175,32 +182,15 @@ class Aggregate:
         self._cover_days(first, last)
         span = last - first + 1
 
-        # One pass over every grouping at once: each gets its own range of cells.
-        cells, ranges, size = [], {}, 0
+        exact = _Sums(
+            [page.amount, page.captured_amount, page.refunded_amount, page.cancelled_amount]
+        )
         for name, table in self.tables.items():
             k = table.shape[1]
-            cells.append(size + currency * k + keys[name])
-            ranges[name] = (size, size + c * k)
-            size += c * k
-        cells.append(size + (currency * span + (days - first)) * _S + page.status)
-        ranges["daily"] = (size, size + c * span * _S)
-        size += c * span * _S
-        measures = np.stack(
-            [
-                np.ones(len(page), dtype=np.int64),
-                page.amount,
-                page.captured_amount,
-                page.refunded_amount,
-                page.cancelled_amount,
-            ]
-        )
-        sums = _group_sums(measures, np.concatenate(cells), size)
-        for name, table in self.tables.items():
-            low, high = ranges[name]
-            table += sums[low:high].reshape(table.shape)
-        low, high = ranges["daily"]
+            table += exact.by(currency * k + keys[name], c * k).reshape(table.shape)
         start = first - self.first_day
-        self.daily[:, start : start + span] += sums[low:high].reshape(c, span, _S, _M)
+        daily = exact.by((currency * span + (days - first)) * _S + page.status, c * span * _S)
+        self.daily[:, start : start + span] += daily.reshape(c, span, _S, _M)
 
         paid = page.paid_at >= 0
         self._count(self.days_to_pay, currency, paid & (page.captured_at >= 0),
