@@ -329,6 +329,7 @@ async def _read_body(receive: Receive) -> bytes:
 async def _send(send: Send, response: Response, request_id: str) -> None:
     headers = [
         (b"content-type", response.content_type.encode()),
+        (b"content-length", str(len(response.body)).encode()),
         (b"cache-control", b"no-store"),
         (b"request-id", request_id.encode()),
     ]
