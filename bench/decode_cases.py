@@ -1,5 +1,6 @@
 """Typed decoding of a page of 1000 summaries: msgspec (what the provider client uses) against
-pydantic, with stdlib json (untyped) for scale. Same page, same process, side by side."""
+pydantic, with stdlib json (untyped) for scale; then the statistics engine's fold of a decoded page.
+Same page, same process, side by side."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from bench.harness import QUICK, Report, measure
 from sarportal.provider.models import TransactionPage
 from sarportal.sandbox.config import SandboxConfig
 from sarportal.sandbox.server import build_app
-from sarportal.stats import PageDecoder
+from sarportal.stats import Aggregate, Columns, PageDecoder
+from sarportal.stats.columns import concat
+from sarportal.stats.engine import BATCH_ROWS
 
 
 class PydanticSummary(pydantic.BaseModel):
@@ -81,6 +84,7 @@ def run(report: Report) -> None:
         "msgspec into columns (stats engine)": lambda: columns.decode(raw),
     }
     timings = {name: _time(work, rounds) for name, work in cases.items()}
+    _fold(report, columns.decode(raw), rounds)
     reference = sorted(timings["pydantic typed"])[rounds // 2]
     for name, samples in timings.items():
         report.add(
@@ -90,6 +94,25 @@ def run(report: Report) -> None:
                 unit="ms",
                 reference=reference if name != "pydantic typed" else None,
                 reference_label="pydantic typed",
+                higher_is_better=False,
+            )
+        )
+
+
+def _fold(report: Report, page: Columns, rounds: int) -> None:
+    """Folding into the aggregate, per 1000 rows, in the engine's batches and page by page."""
+    batch = concat([page] * (BATCH_ROWS // len(page)))
+    aggregate = Aggregate("Europe/Berlin")
+    by_batch = [t / batch.pages for t in _time(lambda: aggregate.fold(batch), rounds)]
+    by_page = _time(lambda: aggregate.fold(page), rounds)
+    for name, samples in (("in batches of 8,000", by_batch), ("page by page", by_page)):
+        report.add(
+            measure(
+                samples,
+                case=f"fold 1000 rows into the statistics aggregate, {name}",
+                unit="ms",
+                reference=sorted(by_page)[rounds // 2] if samples is by_batch else None,
+                reference_label="page by page",
                 higher_is_better=False,
             )
         )

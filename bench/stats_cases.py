@@ -8,11 +8,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from bench.harness import QUICK, Report, measure
 from bench.processes import Sandbox
+from sarportal.provider import Credentials, Provider, ProviderConfig
 
 RATE = 20.0
 LATENCY_MS = 25.0
@@ -38,6 +40,8 @@ def run(report: Report) -> None:
             sandbox = Sandbox(Path(folder) / str(size), size)
             try:
                 _job("engine", sandbox)  # warm-up: the sandbox renders, caches fill
+                if size == min(_sizes()):
+                    _fetch_cpu(report, sandbox)
                 samples: dict[str, list[dict[str, Any]]] = {"floor": [], "engine": [], "plain": []}
                 runs = 1 if QUICK else (3 if size <= 100_000 else 2)  # to fit the time budget
                 for _ in range(runs):
@@ -134,6 +138,44 @@ def _report_size(report: Report, size: int, samples: dict[str, list[dict[str, An
             notes="engine only; through the dashboard in a later issue",
         )
     )
+
+
+def _fetch_cpu(report: Report, sandbox: Sandbox) -> None:
+    """The client's CPU time to fetch one list page of 1000 (TLS, HTTP, the provider client):
+    the bulk path the statistics jobs use, against httpx's own transport."""
+    provider = Provider(ProviderConfig(sandbox.url, ca_bundle=sandbox.ca))
+    credentials = Credentials("demo-viewer", "demo-viewer-secret")
+    session = provider.session(credentials)
+    params = {"limit": 1000}
+
+    def interactive() -> bytes:
+        return provider.request(credentials, "GET", "/v1/transactions", params=params).content
+
+    ways = {"bulk path (urllib3)": lambda: session.list_page_raw(params),
+            "httpx's own transport": interactive}  # fmt: skip
+    samples: dict[str, list[float]] = {name: [] for name in ways}
+    try:
+        for _ in range(3 if QUICK else 7):
+            for name, fetch in ways.items():
+                fetch()
+                started = time.process_time()
+                for _ in range(10):
+                    fetch()
+                samples[name].append((time.process_time() - started) / 10 * 1000)
+    finally:
+        provider.close()
+    reference = statistics.median(samples["httpx's own transport"])
+    for name, values in samples.items():
+        report.add(
+            measure(
+                values,
+                case=f"fetch a list page of 1000, client CPU, {name}",
+                unit="ms",
+                reference=None if name.startswith("httpx") else reference,
+                reference_label="httpx's own transport",
+                higher_is_better=False,
+            )
+        )
 
 
 def _with_latency(report: Report, folder: Path) -> None:
