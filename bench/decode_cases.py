@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import pydantic
 
-from bench.harness import QUICK, Report, measure
+from bench.harness import QUICK, Report
 from sarportal.provider.models import TransactionPage
 from sarportal.sandbox.config import SandboxConfig
 from sarportal.sandbox.server import build_app
@@ -85,18 +85,9 @@ def run(report: Report) -> None:
     }
     timings = {name: _time(work, rounds) for name, work in cases.items()}
     _fold(report, columns.decode(raw), rounds)
-    reference = sorted(timings["pydantic typed"])[rounds // 2]
-    for name, samples in timings.items():
-        report.add(
-            measure(
-                samples,
-                case=f"decode a page of 1000: {name}",
-                unit="ms",
-                reference=reference if name != "pydantic typed" else None,
-                reference_label="pydantic typed",
-                higher_is_better=False,
-            )
-        )
+    report.side_by_side(
+        timings, case="decode a page of 1000: {name}", unit="ms", reference="pydantic typed"
+    )
 
 
 def _fold(report: Report, page: Columns, rounds: int) -> None:
@@ -105,14 +96,9 @@ def _fold(report: Report, page: Columns, rounds: int) -> None:
     aggregate = Aggregate("Europe/Berlin")
     by_batch = [t / batch.pages for t in _time(lambda: aggregate.fold(batch), rounds)]
     by_page = _time(lambda: aggregate.fold(page), rounds)
-    for name, samples in (("in batches of 8,000", by_batch), ("page by page", by_page)):
-        report.add(
-            measure(
-                samples,
-                case=f"fold 1000 rows into the statistics aggregate, {name}",
-                unit="ms",
-                reference=sorted(by_page)[rounds // 2] if samples is by_batch else None,
-                reference_label="page by page",
-                higher_is_better=False,
-            )
-        )
+    report.side_by_side(
+        {"in batches of 8,000": by_batch, "page by page": by_page},
+        case="fold 1000 rows into the statistics aggregate, {name}",
+        unit="ms",
+        reference="page by page",
+    )

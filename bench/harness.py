@@ -73,6 +73,23 @@ class Report:
         self.figures.append(figure)
         print(f"  {figure.case}: {_fmt(figure.median)} {figure.unit}", flush=True)
 
+    def side_by_side(
+        self, timings: dict[str, list[float]], *, case: str, unit: str, reference: str
+    ) -> None:
+        """Several ways of one thing, lower is better, each against the median of `reference`."""
+        median = statistics.median(timings[reference])
+        for name, samples in timings.items():
+            self.add(
+                measure(
+                    samples,
+                    case=case.format(name=name),
+                    unit=unit,
+                    reference=None if name == reference else median,
+                    reference_label=reference,
+                    higher_is_better=False,
+                )
+            )
+
     def table(self) -> str:
         lines = [
             "| case | median | spread (min–max) | runs | reference | ratio |",

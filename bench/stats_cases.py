@@ -164,18 +164,12 @@ def _fetch_cpu(report: Report, sandbox: Sandbox) -> None:
                 samples[name].append((time.process_time() - started) / 10 * 1000)
     finally:
         provider.close()
-    reference = statistics.median(samples["httpx's own transport"])
-    for name, values in samples.items():
-        report.add(
-            measure(
-                values,
-                case=f"fetch a list page of 1000, client CPU, {name}",
-                unit="ms",
-                reference=None if name.startswith("httpx") else reference,
-                reference_label="httpx's own transport",
-                higher_is_better=False,
-            )
-        )
+    report.side_by_side(
+        samples,
+        case="fetch a list page of 1000, client CPU, {name}",
+        unit="ms",
+        reference="httpx's own transport",
+    )
 
 
 def _with_latency(report: Report, folder: Path) -> None:
