@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from sarportal.domain.roles import Role
 from sarportal.store import Store
 from sarportal.store.models import AuditEntry, WebSession
 from tests.fixtures.portal import (
+    CSRF_PATTERN,
     PASSWORD,
     FakeClock,
     MadeUser,
@@ -272,3 +274,26 @@ def test_account_lists_sessions_and_ends_one(
     assert ended.status_code == 303
     assert other.get("/").status_code == 302
     assert client.get("/").status_code == 200
+
+
+def test_the_secret_being_enrolled_is_kept_encrypted_and_then_enrols(
+    client: FlaskClient, login_as: Callable[..., MadeUser], store: Store, clock: FakeClock
+) -> None:
+    user = login_as(Role.VIEWER)
+    page = client.get("/account/second-factor").get_data(as_text=True)
+    shown = re.search(r'<code class="fs-6">([A-Z2-7 ]+)</code>', page)
+    assert shown, "the page shows the secret for typing it in"
+    secret = shown.group(1).replace(" ", "")
+    with store.unit_of_work() as uow:
+        kept = [s.data for s in uow.session.scalars(select(WebSession)).all()]
+    assert kept and secret not in repr(kept)
+    token = CSRF_PATTERN.search(page)
+    assert token, "the enrolment form carries a CSRF token"
+    code = pyotp.TOTP(secret).at(clock())
+    done = client.post("/account/second-factor", data={"code": code, "csrf_token": token.group(1)})
+    assert done.status_code == 200 and "recovery" in done.get_data(as_text=True).lower()
+    with store.unit_of_work() as uow:
+        stored = uow.users.get(user.id)
+        assert stored is not None and stored.totp_secret_encrypted
+        kept = [s.data for s in uow.session.scalars(select(WebSession)).all()]
+    assert all("enrol" not in repr(data).lower() for data in kept)

@@ -10,6 +10,7 @@ from sarportal.auth import totp
 from sarportal.auth.passwords import PasswordPolicyError
 from sarportal.auth.users import UserError, change_password, enrol_totp
 from sarportal.domain.roles import Role
+from sarportal.store.crypto import SecretDecryptionError
 from sarportal.web.access import CurrentUser, requires
 from sarportal.web.forms import ActionForm, ChangePasswordForm, EnrolSecondFactorForm
 from sarportal.web.services import portal
@@ -123,10 +124,12 @@ def second_factor() -> Response | tuple[str, int] | str:
     if me.has_second_factor:
         flash(_("Your second factor is set up already."), "info")
         return redirect(url_for("account.index"), code=303)
-    secret = session.get(ENROL_SECRET)
-    if not isinstance(secret, str) or request.method == "GET":
+    secret = _enrolment_secret()
+    if secret is None or request.method == "GET":
         secret = totp.new_secret()
-        session[ENROL_SECRET] = secret
+        # The session's data is kept server-side: the secret goes there encrypted, like the
+        # enrolled ones, and is dropped once enrolment succeeds.
+        session[ENROL_SECRET] = portal().store.box.encrypt(secret)
     form = EnrolSecondFactorForm()
     status = 200
     error = None
@@ -150,6 +153,17 @@ def second_factor() -> Response | tuple[str, int] | str:
         error=error,
     )
     return page, status
+
+
+def _enrolment_secret() -> str | None:
+    """The secret being enrolled in this session, if any and still readable."""
+    sealed = session.get(ENROL_SECRET)
+    if not isinstance(sealed, str):
+        return None
+    try:
+        return portal().store.box.decrypt(sealed)
+    except SecretDecryptionError:  # sealed under a key that is gone: start again
+        return None
 
 
 def remember_language(_sender: object, locale: str, **_extra: object) -> None:
