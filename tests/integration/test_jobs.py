@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import threading
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -187,6 +189,24 @@ def test_a_finished_job_is_reused_within_its_lifetime_and_refresh_starts_another
     assert fresh.id != first.id and fresh.state in ("queued", "running")
     assert finish(jobs, jobs_world.user_a, fresh)[-1].state == "succeeded"
     assert jobs.submit(jobs_world.user_a, request).id == fresh.id
+
+
+def test_the_same_request_submitted_at_once_shares_one_job(
+    jobs_world: JobsWorld, jobs: Jobs
+) -> None:
+    request = StatsRequest({**RANGE, "currency": ["CHF"]})  # no other test asks for this
+    start = threading.Barrier(8)
+
+    def submit(_: int) -> str:
+        start.wait()
+        return jobs.submit(jobs_world.user_a, request).id
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(submit, range(8)))
+    assert len(ids) == 1
+    assert finish(jobs, jobs_world.user_a, jobs.get(jobs_world.user_a, ids.pop()))[-1].state == (
+        "succeeded"
+    )
 
 
 def test_threads_forget_a_finished_job_after_its_lifetime(jobs_world: JobsWorld) -> None:

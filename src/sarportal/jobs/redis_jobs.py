@@ -86,13 +86,18 @@ class RedisJobs:
     @_redis_guarded
     def submit(self, user_id: int, request: StatsRequest, *, refresh: bool = False) -> JobView:
         digest = request_key(user_id, request)
-        if not refresh:
-            known = self.state.find(digest)
-            view = None if known is None else self.get(user_id, known)
-            if view is not None and view.state in _REUSABLE:
-                return view
+        known = None if refresh else self.state.find(digest)
+        view = None if known is None else self.get(user_id, known)
+        if view is not None and view.state in _REUSABLE:
+            return view
         job_id = secrets.token_urlsafe(18)
-        self.state.create(job_id, user_id, digest, request, self._clock())
+        winner = self.state.create(
+            job_id, user_id, digest, request, self._clock(), replacing=known, force=refresh
+        )
+        if winner != job_id:  # the same request was submitted at the same moment: share its job
+            view = self.get(user_id, winner)
+            if view is not None:
+                return view
         try:
             self._celery.send_task(
                 PLAN_TASK,

@@ -32,6 +32,15 @@ from sarportal.jobs.work import partial_figures, result_figures
 from sarportal.stats import Aggregate, Partial, merge
 
 PREFIX = "sarportal:job:"
+# KEYS[1]: a request's index; ARGV: the new job id, the id it may replace ("" none), force, TTL.
+_CLAIM = """
+local current = redis.call('GET', KEYS[1])
+if ARGV[3] == '1' or (current or '') == ARGV[2] then
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[4])
+    return ARGV[1]
+end
+return current
+"""
 _PARTS = ("", ":progress", ":partials", ":done", ":workers", ":result")
 
 # Move a job to a new state only from one of the allowed ones (atomic).
@@ -114,9 +123,19 @@ class RedisState:
     # -- the web side -------------------------------------------------------------------------
 
     def create(
-        self, job_id: str, user_id: int, digest: str, request: StatsRequest, created_at: datetime
-    ) -> None:
-        """Record a queued job and make it the one found for its request."""
+        self,
+        job_id: str,
+        user_id: int,
+        digest: str,
+        request: StatsRequest,
+        created_at: datetime,
+        *,
+        replacing: str | None = None,
+        force: bool = False,
+    ) -> str:
+        """Record a queued job and make it the one found for its request, atomically: only if
+        the request's job is still `replacing` (None: none yet), or always with `force`. The id
+        of the job found for the request afterwards: this one, or the one that came first."""
         fields = {
             "user": user_id,
             "key": digest,
@@ -131,8 +150,15 @@ class RedisState:
         pipe = self.redis.pipeline()
         pipe.hset(job_key(job_id), mapping=fields)
         pipe.expire(job_key(job_id), self.running_ttl)
-        pipe.set(request_index_key(digest), job_id, ex=self.running_ttl)
         pipe.execute()
+        winner = self.redis.eval(
+            _CLAIM, 1, request_index_key(digest), job_id, replacing or "", int(force),
+            int(self.running_ttl.total_seconds()),
+        )  # fmt: skip
+        found = cast(bytes, winner).decode()
+        if found != job_id:
+            self.redis.delete(job_key(job_id))  # another submission of the same request won
+        return found
 
     def find(self, digest: str) -> str | None:
         """The latest job id for a request digest."""
