@@ -10,6 +10,9 @@ another organisation's users in the admin routes.
   amount at the provider.
 - An admin naming a user of another organisation in any admin route gets 404, and that user
   stays exactly as they were.
+- A change to a signed-in user (a lower role, their organisation's second-factor rule, being
+  disabled) applies to their open session on its very next request: the user is read with the
+  session on every request, never kept between requests.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from werkzeug.routing import Rule
 
 from sarportal.domain.roles import Role
 from sarportal.store import Store
-from sarportal.store.models import ApiToken, Base, User
+from sarportal.store.models import ApiToken, Base, Organisation, User
 from tests.fixtures.portal import FakeClock, MadeUser, csrf_token, new_client, sign_in
 from tests.fixtures.sandbox import RowPicker, SandboxHandle
 from tests.integration.helpers_transaction import provider_view
@@ -243,3 +246,33 @@ def test_another_organisations_user_is_not_found_in_every_admin_route(
 def _user_state(user: User | None) -> tuple[Any, ...]:
     assert user is not None
     return (user.role, user.disabled, user.totp_secret_encrypted, user.organisation_id)
+
+
+def test_a_change_to_a_signed_in_user_applies_to_their_session_on_the_next_request(
+    client: FlaskClient, login_as: Callable[..., MadeUser], store: Store
+) -> None:
+    admin = login_as(Role.ADMIN)
+    assert client.get("/admin/users").status_code == 200
+    with store.unit_of_work() as uow:
+        user = uow.session.get(User, admin.id)
+        assert user is not None
+        user.role = Role.VIEWER.value
+        uow.commit()
+    assert client.get("/admin/users").status_code == 403
+    assert client.get("/api/v1/me").get_json()["role"] == "viewer"
+    with store.unit_of_work() as uow:
+        user = uow.session.get(User, admin.id)
+        assert user is not None
+        organisation = uow.session.get(Organisation, user.organisation_id)
+        assert organisation is not None
+        organisation.require_totp_roles = "viewer"
+        uow.commit()
+    enrol = client.get("/")
+    assert enrol.status_code == 302 and "/account/second-factor" in enrol.headers["Location"]
+    with store.unit_of_work() as uow:
+        user = uow.session.get(User, admin.id)
+        assert user is not None
+        user.disabled = True
+        uow.commit()
+    signed_out = client.get("/account/second-factor")
+    assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]

@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 
 from sarportal.domain.roles import Role
 from sarportal.jobs import JobView
-from sarportal.web.frontend import format_money, format_number, format_percent
+from sarportal.web.dashboard import FinishedViews
+from sarportal.web.formats import format_money, format_number, format_percent
 from tests.fixtures.portal import FakeClock, MadeUser, csrf_token, new_client, sign_in
 from tests.fixtures.portal_provider import make_provider_user
 from tests.fixtures.sandbox import SandboxHandle
@@ -103,6 +104,40 @@ def test_a_filter_in_the_query_string_reaches_the_job(
     assert 'value="last_month" selected' in page
     # a segment opens the transactions table with the page's filters and its own
     assert "/transactions?period=last_month&amp;status=captured&amp;currency=EUR" in page
+
+
+def _without_tokens(page: str) -> str:
+    return re.sub(r'(name="csrf[-_]token"[^>]*(?:value|content)=")[^"]+', r"\1", page)
+
+
+def test_a_reload_shows_the_kept_figures_in_the_language_of_the_request(
+    provider_client: FlaskClient, stats_login: Callable[..., MadeUser]
+) -> None:
+    """A finished job's figures are shaped once and kept for reloads: the same page again, and
+    in another language that language, on the page and in the JSON status."""
+    stats_login()
+    page, _answer = _finished_page(provider_client, "/")
+    assert _without_tokens(provider_client.get("/").get_data(as_text=True)) == _without_tokens(page)
+    assert "Transactions by status, " in page
+    provider_client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    german = provider_client.get("/").get_data(as_text=True)
+    assert "Transaktionen nach Status, " in german and "Transactions by status" not in german
+    view = provider_client.get(status_url(german)).get_json()["view"]
+    assert view["charts"]["status"]["table"]["caption"].startswith("Transaktionen nach Status")
+
+
+def test_the_kept_shapings_are_made_once_and_only_the_most_recent_stay() -> None:
+    views, made = FinishedViews(2), []
+
+    def make(value: int) -> Callable[[], int]:
+        return lambda: made.append(value) or value
+
+    assert views.get("a", make(1)) == 1
+    assert views.get("a", make(2)) == 1
+    views.get("b", make(3))
+    views.get("c", make(4))  # "a" is now the least recently used of three: it goes
+    assert views.get("a", make(5)) == 5
+    assert made == [1, 3, 4, 5]
 
 
 def test_the_json_status_shapes_the_same_figures(

@@ -12,17 +12,15 @@ import pytest
 from flask import Flask, g
 
 from sarportal.web import frontend
-from sarportal.web.frontend import (
+from sarportal.web.formats import (
     format_day,
     format_moment,
     format_money,
     format_number,
     format_percent,
-    safe_next,
-    select_locale,
-    select_timezone,
     to_timezone,
 )
+from sarportal.web.frontend import safe_next, select_locale, select_timezone
 
 NBSP = "\xa0"
 
@@ -203,3 +201,15 @@ def test_filters_show_a_dash_for_missing_values(app: Flask) -> None:
     template = "{{ none|money('EUR') }} {{ none|number }} {{ none|percent }} {{ none|datetime }}"
     with app.test_request_context("/"):
         assert app.jinja_env.from_string(template).render() == "– – – –"
+
+
+def test_templates_translate_with_jinjas_new_style_gettext(app: Flask) -> None:
+    template = (
+        "{% autoescape true %}{{ _('Transactions') }} | {{ _('Page %(page)s', page='<2>') }} | "
+        "{{ _('100%% sure') }} | {{ ngettext('%(num)s transaction', '%(num)s transactions', 2) }}"
+        "{% endautoescape %}"
+    )
+    with app.test_request_context("/", headers={"Accept-Language": "de"}):
+        assert app.jinja_env.from_string(template).render() == (
+            "Transaktionen | Seite &lt;2&gt; | 100% sure | 2 Transaktionen"
+        )

@@ -9,6 +9,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sarportal.config import Clock, Settings
+from sarportal.store.accounts import Account
 from sarportal.store.crypto import SecretBox
 from sarportal.store.uow import UnitOfWork
 
@@ -59,6 +60,12 @@ class Store:
         """The provider (client id, client secret) the user acts as, or None when unset."""
         with self.unit_of_work() as uow:
             return uow.credentials.get_for(user_id)
+
+    def provider_credentials_of(self, account: Account) -> tuple[str, str] | None:
+        """The provider (client id, client secret) of an account already read, or None."""
+        if account.provider_client_id is None or account.provider_secret_encrypted is None:
+            return None
+        return account.provider_client_id, self.box.decrypt(account.provider_secret_encrypted)
 
     def ping(self) -> None:
         """Raise when the database cannot be reached."""

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from sarportal.config import Clock
+from sarportal.store.accounts import Account, StoredSession, account_of_user, stored_session
 from sarportal.store.crypto import SecretBox
 from sarportal.store.digest import token_digest
 from sarportal.store.models import (
@@ -28,6 +29,23 @@ from sarportal.store.models import (
 )
 
 API_TOKEN_PREFIX = "sarp_"  # noqa: S105 (a marker, not a secret)
+
+
+# Built once: building a statement costs more than running it. Values are bound at execution.
+_AUDIT_FOR_TARGET = (
+    select(AuditEntry, User.email)
+    .outerjoin(User, User.id == AuditEntry.actor_user_id)
+    .where(
+        AuditEntry.organisation_id == bindparam("organisation_id"),
+        AuditEntry.target_type == bindparam("target_type"),
+        AuditEntry.target_id == bindparam("target_id"),
+    )
+    .order_by(AuditEntry.id)
+    .limit(bindparam("limit"))
+)
+_CREDENTIALS_BY_USER = select(
+    ProviderCredential.client_id, ProviderCredential.secret_encrypted
+).where(ProviderCredential.user_id == bindparam("user_id"))
 
 
 class Organisations:
@@ -63,6 +81,10 @@ class Users:
     def get(self, user_id: int) -> User | None:
         """The user with this id, if any."""
         return self._session.get(User, user_id)
+
+    def account(self, user_id: int) -> Account | None:
+        """The user with this id as an `Account`, if any."""
+        return account_of_user(self._session, user_id)
 
     def by_email(self, email: str) -> User | None:
         """The user with this e-mail address, compared without regard to case."""
@@ -144,7 +166,7 @@ class Credentials:
 
     def get_for(self, user_id: int) -> tuple[str, str] | None:
         """The user's (client id, decrypted secret), or None when unset."""
-        row = self._session.get(ProviderCredential, user_id)
+        row = self._session.execute(_CREDENTIALS_BY_USER, {"user_id": user_id}).first()
         if row is None:
             return None
         return row.client_id, self._box.decrypt(row.secret_encrypted)
@@ -222,6 +244,11 @@ class Sessions:
     def get(self, id_hash: str) -> WebSession | None:
         """The session stored under this digest, if any."""
         return self._session.get(WebSession, id_hash)
+
+    def get_with_account(self, id_hash: str) -> StoredSession | None:
+        """The session stored under this digest with its signed-in user's account, in one
+        query; None when there is no such session."""
+        return stored_session(self._session, id_hash)
 
     def add(self, row: WebSession) -> None:
         """Store a new session."""
@@ -341,18 +368,13 @@ class AuditLog:
         self, organisation_id: int, target_type: str, target_id: str, limit: int = 200
     ) -> Sequence[tuple[AuditEntry, str | None]]:
         """One organisation's entries about one target, oldest first, with the actor's e-mail."""
-        query = (
-            select(AuditEntry, User.email)
-            .outerjoin(User, User.id == AuditEntry.actor_user_id)
-            .where(
-                AuditEntry.organisation_id == organisation_id,
-                AuditEntry.target_type == target_type,
-                AuditEntry.target_id == target_id,
-            )
-            .order_by(AuditEntry.id)
-            .limit(limit)
-        )
-        return [(entry, email) for entry, email in self._session.execute(query)]
+        values = {
+            "organisation_id": organisation_id,
+            "target_type": target_type,
+            "target_id": target_id,
+            "limit": limit,
+        }
+        return [(entry, email) for entry, email in self._session.execute(_AUDIT_FOR_TARGET, values)]
 
     def recent(self, organisation_id: int | None = None, limit: int = 100) -> Sequence[AuditEntry]:
         """The latest entries, newest first, optionally of one organisation."""

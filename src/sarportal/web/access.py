@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from sarportal.domain.roles import Role
+from sarportal.store.accounts import Account
 from sarportal.web.services import portal
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,28 +72,36 @@ def rule_for(app: Flask, endpoint: str) -> Rule | None:
     return rule if isinstance(rule, Rule) else None
 
 
+def load_account(user_id: int) -> Account | None:
+    """The account of the user with this id, read from the store, or None."""
+    with portal().store.unit_of_work() as uow:
+        return uow.users.account(user_id)
+
+
 def load_user(user_id: int, *, via_token: bool) -> CurrentUser | None:
     """The enabled user with this id as a CurrentUser, or None."""
-    with portal().store.unit_of_work() as uow:
-        user = uow.users.get(user_id)
-        if user is None or user.disabled:
-            return None
-        organisation = uow.organisations.get(user.organisation_id)
-        required = set((organisation.require_totp_roles if organisation else "").split(","))
-        enrolled = user.totp_secret_encrypted is not None
-        return CurrentUser(
-            id=user.id,
-            organisation_id=user.organisation_id,
-            organisation_name=organisation.name if organisation else "",
-            email=user.email,
-            display_name=user.display_name,
-            role=Role.parse(user.role),
-            locale=user.locale,
-            timezone=user.timezone,
-            has_second_factor=enrolled,
-            must_enrol_second_factor=not enrolled and user.role in required and not via_token,
-            via_token=via_token,
-        )
+    return current_user(load_account(user_id), via_token=via_token)
+
+
+def current_user(account: Account | None, *, via_token: bool) -> CurrentUser | None:
+    """The account as a CurrentUser, or None when there is none or it is disabled."""
+    if account is None or account.disabled:
+        return None
+    required = set((account.require_totp_roles or "").split(","))
+    enrolled = account.has_second_factor
+    return CurrentUser(
+        id=account.user_id,
+        organisation_id=account.organisation_id,
+        organisation_name=account.organisation_name or "",
+        email=account.email,
+        display_name=account.display_name,
+        role=Role.parse(account.role),
+        locale=account.locale,
+        timezone=account.timezone,
+        has_second_factor=enrolled,
+        must_enrol_second_factor=not enrolled and account.role in required and not via_token,
+        via_token=via_token,
+    )
 
 
 def wants_json() -> bool:
@@ -103,22 +112,32 @@ def wants_json() -> bool:
 
 
 def identify() -> None:
-    """Set `g.user` from a bearer token or the session (before every request)."""
-    g.user = None
+    """Set `g.user` from a bearer token or the session (before every request), and `g.account`,
+    the account it was made from (with the provider credentials, still encrypted)."""
+    g.user = g.account = None
+    account: Account | None
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         with portal().store.unit_of_work() as uow:
             token = uow.tokens.authenticate(header[7:].strip())
-            user_id = None if token is None else token.user_id
+            account = None if token is None else uow.users.account(token.user_id)
             uow.commit()
-        g.user = None if user_id is None else load_user(user_id, via_token=True)
+        _identified(account, via_token=True)
         g.auth_failed = g.user is None
         return
     user_id = getattr(session, "user_id", None)
     if user_id is not None:
-        g.user = load_user(user_id, via_token=False)
+        account = getattr(session, "account", None)  # read with the session
+        if account is None or account.user_id != user_id:
+            account = load_account(user_id)
+        _identified(account, via_token=False)
         if g.user is None:
             session.end()  # type: ignore[attr-defined]
+
+
+def _identified(account: Account | None, *, via_token: bool) -> None:
+    g.user = current_user(account, via_token=via_token)
+    g.account = account if g.user is not None else None
 
 
 def enforce() -> Response | None:

@@ -28,12 +28,7 @@ from babel.numbers import format_currency
 
 from sarportal.domain.filters import Period
 from sarportal.domain.money import minor_digits
-from sarportal.web.frontend import (
-    format_money,
-    format_number,
-    format_percent,
-    to_timezone,
-)
+from sarportal.web.formats import format_money, format_number, format_percent, to_timezone
 
 Cell = str | dict[str, str]
 Link = Callable[..., str]

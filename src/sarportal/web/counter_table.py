@@ -22,7 +22,7 @@ from sarportal.web.charts import (
     clipped_range,
     period_days,
 )
-from sarportal.web.frontend import format_money, format_number
+from sarportal.web.formats import format_money, format_number
 
 COUNTER_STATUSES = STATUSES
 """The statuses in the order of a transaction's life, as the filters list them."""

@@ -8,9 +8,22 @@ the same shaped figures as JSON (`web.charts`), and redraws the charts until the
 
 from __future__ import annotations
 
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from threading import Lock
+from typing import Any, TypeVar
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+import orjson
+from flask import (
+    Blueprint,
+    abort,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from sarportal.domain.filters import FilterError
@@ -33,6 +46,7 @@ from sarportal.web.transactions_view import FilterForm, field_labels, field_mess
 
 bp = Blueprint("dashboard", __name__)
 
+T = TypeVar("T")
 CHARTS = ("volume", "status", "payment_method", "country", "amount", "days_to_pay", "settlement")
 
 
@@ -41,9 +55,68 @@ def _no_store(response: Response) -> Response:
     return response
 
 
+class FinishedViews:
+    """The dashboard's shaping of succeeded jobs, kept so that a reload within the result's
+    lifetime does not shape and format the same figures again (the most recent `size`).
+
+    A succeeded job's figures never change, so an entry is keyed by the job and by what else the
+    shaping reads: the language and the query. Job ids are random and belong to one user, and an
+    entry is only read after `jobs.submit` or `jobs.get` found the job for the signed-in user, so
+    nobody else can reach it. Figures are totals per segment: no customer's data."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = Lock()
+        self._kept: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, key: Hashable, make: Callable[[], T]) -> T:
+        """The value kept under `key`, or `make()`'s, kept."""
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                found: T = self._kept[key]
+                return found
+        made = make()
+        with self._lock:
+            self._kept[key] = made
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return made
+
+
+FINISHED = FinishedViews(64)
+
+
+def _finished_key(job: JobView, query: StatsQuery, locale: str) -> Hashable | None:
+    """What a succeeded job's shaping depends on (None for any other job: its figures change)."""
+    if job.state != "succeeded":
+        return None
+    return (job.id, locale, request.script_root, *query.pairs())
+
+
 def payload(job: JobView, query: StatsQuery, locale: str) -> dict[str, Any]:
     """The job's state and its figures shaped for the page, as the template and JSON share it."""
-    status = job_status(job, locale)
+    key = _finished_key(job, query, locale)
+
+    def shape() -> dict[str, Any]:
+        return _view(job, query, locale, complete=key is not None)
+
+    view = shape() if key is None else FINISHED.get(("view", key), shape)
+    return {"job": job_status(job, locale), "view": view}
+
+
+def _tables(view: dict[str, Any], key: Hashable | None) -> dict[str, Markup]:
+    """Each chart's figures table as HTML (the same tables `dashboard.js` draws)."""
+
+    def render() -> dict[str, Markup]:
+        table = get_template_attribute("stats/_macros.html", "figure_table")
+        charts = view["charts"].items()
+        return {chart: table(model["table"], f"figures-{chart}") for chart, model in charts}
+
+    return render() if key is None else FINISHED.get(("tables", key), render)
+
+
+def _view(job: JobView, query: StatsQuery, locale: str, complete: bool) -> dict[str, Any]:
     view = charts.dashboard(
         figures_of(job),
         currency=query.currency,
@@ -51,7 +124,7 @@ def payload(job: JobView, query: StatsQuery, locale: str) -> dict[str, Any]:
         locale=locale,
         words=chart_words(),
         link=query.transactions_link,
-        complete=status["complete"],
+        complete=complete,
     )
     view["currency_links"] = {
         code: query.url("pages.index", display_currency=code) for code in view["currencies"]
@@ -59,7 +132,7 @@ def payload(job: JobView, query: StatsQuery, locale: str) -> dict[str, Any]:
     view["granularity_links"] = {
         choice: query.url("pages.index", granularity=choice) for choice in charts.GRANULARITIES
     }
-    return {"job": status, "view": view}
+    return view
 
 
 def render_dashboard() -> Response:
@@ -90,6 +163,7 @@ def render_dashboard() -> Response:
     if not query.filters.matches_nothing:
         job = current_job(query.filters, request.args)
         data = payload(job, query, locale)
+        context["tables"] = _tables(data["view"], _finished_key(job, query, locale))
         context["reload_url"] = query.url("pages.index", job=job.id)
         context["status_url"] = _status_url(job.id, query)
     html = render_template(
@@ -116,7 +190,9 @@ def job_status_view(job_id: str) -> Response:
         query = parse_query(request.args, locale)
     except FilterError:
         abort(400)
-    return _no_store(jsonify(payload(job, query, locale)))
+    # orjson: the page polls this while the job runs, and the figures make a large document
+    body = orjson.dumps(payload(job, query, locale))
+    return _no_store(Response(body, mimetype="application/json"))
 
 
 @bp.post("/dashboard/refresh")

@@ -5,26 +5,25 @@ filters and globals that every page uses (`money`, `number`, `percent`, `datetim
 `nav_items`, `asset_url`, `has_endpoint`), the language-switch blueprint, and long cache headers
 for fingerprinted static files (they hold no customer data).
 
-The formatting functions (`format_money` and friends) take the locale and time zone as arguments,
-so they are plain functions that work, and are tested, without a request.
+The formatting itself (`format_money` and friends) is in `web.formats`: plain functions of the
+locale and time zone that work, and are tested, without a request. Here each request's locale,
+time zone and translations are looked up once (`request_formats`) for the filters and `_()`.
 """
 
 from __future__ import annotations
 
-import copy
+import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel import Locale
-from babel.dates import format_date as babel_format_date
-from babel.dates import format_datetime as babel_format_datetime
-from babel.numbers import format_currency, format_decimal, get_currency_precision
+from babel.support import NullTranslations
 from blinker import Namespace
 from flask import (
     Blueprint,
@@ -38,12 +37,22 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sarportal.domain.roles import Role
 from sarportal.web.access import public
+from sarportal.web.formats import (
+    format_day,
+    format_moment,
+    format_money,
+    format_number,
+    format_percent,
+)
 
 LOCALES: Final = ("de", "en")
 DEFAULT_LOCALE: Final = "de"
@@ -53,6 +62,7 @@ LANGUAGE_COOKIE_MAX_AGE: Final = int(timedelta(days=365).total_seconds())
 STATIC_MAX_AGE: Final = int(timedelta(days=365).total_seconds())
 TRANSLATIONS_DIR: Final = Path(__file__).parent / "translations"
 
+T = TypeVar("T")
 _signals = Namespace()
 language_changed = _signals.signal("language-changed")
 """Sent with the app as sender and `locale=` after a user picks a language, so the store can
@@ -86,61 +96,6 @@ NAVIGATION: Final = (
     NavEntry("transactions.index", _l("Transactions"), "bi-receipt", Role.VIEWER),
     NavEntry("admin.users", _l("Users"), "bi-people", Role.ADMIN),
 )
-
-
-# -- plain formatting functions ------------------------------------------------------------------
-
-
-def format_money(amount_minor: int, currency: str, locale: str | Locale) -> str:
-    """Format an amount in minor units, e.g. 123456 EUR in de → '1.234,56 €'."""
-    digits = get_currency_precision(currency)
-    amount = Decimal(amount_minor).scaleb(-digits)
-    return format_currency(amount, currency, locale=locale)
-
-
-def format_number(
-    value: int | float | Decimal, locale: str | Locale, digits: int | None = None
-) -> str:
-    """Format a number with the locale's separators; `digits` fixes the fraction digits."""
-    if digits is None:
-        return format_decimal(value, locale=locale)
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, format=pattern, locale=locale, decimal_quantization=True)
-
-
-def format_percent(value: float | Decimal, locale: str | Locale, digits: int = 1) -> str:
-    """Format a ratio as a percentage with the locale's pattern, e.g. 0.1234 in de → '12,3 %'."""
-    loc = Locale.parse(locale)
-    pattern = copy.copy(loc.percent_formats[None])
-    pattern.frac_prec = (digits, digits)
-    return str(pattern.apply(value, loc))
-
-
-def to_timezone(value: datetime | str, tz: str | ZoneInfo) -> datetime:
-    """Convert an aware datetime or an RFC 3339 string to `tz`; naive values are taken as UTC."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(ZoneInfo(tz) if isinstance(tz, str) else tz)
-
-
-def format_moment(
-    value: datetime | str, locale: str | Locale, tz: str | ZoneInfo, fmt: str = "medium"
-) -> str:
-    """Format a point in time in the user's time zone, e.g. '31.01.2025, 14:05:00'."""
-    moment = to_timezone(value, tz)
-    return babel_format_datetime(moment, format=fmt, tzinfo=moment.tzinfo, locale=locale)
-
-
-def format_day(
-    value: date | datetime | str, locale: str | Locale, tz: str | ZoneInfo, fmt: str = "medium"
-) -> str:
-    """Format a calendar date; a point in time is first moved to the user's time zone."""
-    if isinstance(value, str):
-        value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        value = to_timezone(value, tz).date()
-    return babel_format_date(value, format=fmt, locale=locale)
 
 
 # -- request-bound selection -----------------------------------------------------------------------
@@ -183,51 +138,142 @@ def current_locale() -> str:
     return str(locale) if locale is not None else DEFAULT_LOCALE
 
 
-def _formatting() -> tuple[Locale | str, str]:
-    """This request's locale (as babel's object, which babel's formatters take without parsing it
-    again) and time zone, looked up once per request: the template filters run for every cell
-    of a table."""
-    if not has_request_context():
-        return get_locale() or DEFAULT_LOCALE, select_timezone()
-    cached: tuple[Locale | str, str] | None = g.get("_portal_formatting")
-    if cached is None:
-        cached = (get_locale() or DEFAULT_LOCALE, select_timezone())
-        g._portal_formatting = cached
+def per_locale(build: Callable[[], T]) -> Callable[[], T]:
+    """`build` run once per language and its result kept for the life of the process: for the
+    tables of translated words a page hands its templates, which depend on nothing else. The
+    result is shared by every request, so callers must not change it."""
+    made: dict[str, T] = {}
+
+    @functools.wraps(build)
+    def cached() -> T:
+        locale = request_formats().locale
+        found = made.get(locale)
+        if found is None:
+            found = made[locale] = build()
+        return found
+
     return cached
 
 
-def _babel_locale() -> Locale | str:
-    return _formatting()[0]
+@dataclass(frozen=True, slots=True)
+class RequestFormats:
+    """What the template filters and `_()` need of a request, looked up once per request: they
+    run for every cell of a table, and flask-babel looks the locale up again on every call."""
 
+    locale: str
+    zone: ZoneInfo
+    translations: NullTranslations
+
+
+def request_formats() -> RequestFormats:
+    """This request's locale, time zone and translations (outside a request: the defaults)."""
+    if not has_request_context():
+        return _look_up_formats()
+    found: RequestFormats | None = g.get("_portal_formats")
+    if found is None:
+        found = g._portal_formats = _look_up_formats()
+    return found
+
+
+def _look_up_formats() -> RequestFormats:
+    return RequestFormats(current_locale(), ZoneInfo(select_timezone()), get_translations())
+
+
+FORMATS_VARIABLE: Final = "portal_formats"
+"""The template variable that holds the page's `RequestFormats` (set by a context processor),
+so that the filters and `_()` read it from the page instead of looking it up for every call."""
 
 MISSING: Final = "–"
 """What the filters show for a value that is not there (None), e.g. a capture date not yet set."""
 
 
-def _money(amount_minor: int | None, currency: str) -> str:
+def _formats_of(context: Context) -> RequestFormats:
+    found = context.get(FORMATS_VARIABLE)
+    return found if isinstance(found, RequestFormats) else request_formats()
+
+
+@pass_context
+def _money(context: Context, amount_minor: int | None, currency: str) -> str:
     if amount_minor is None:
         return MISSING
-    return format_money(amount_minor, currency, _babel_locale())
+    return format_money(amount_minor, currency, _formats_of(context).locale)
 
 
-def _number(value: int | float | Decimal | None, digits: int | None = None) -> str:
-    return MISSING if value is None else format_number(value, _babel_locale(), digits)
+@pass_context
+def _number(
+    context: Context, value: int | float | Decimal | None, digits: int | None = None
+) -> str:
+    return MISSING if value is None else format_number(value, _formats_of(context).locale, digits)
 
 
-def _percent(value: float | Decimal | None, digits: int = 1) -> str:
-    return MISSING if value is None else format_percent(value, _babel_locale(), digits)
+@pass_context
+def _percent(context: Context, value: float | Decimal | None, digits: int = 1) -> str:
+    return MISSING if value is None else format_percent(value, _formats_of(context).locale, digits)
 
 
-def _datetime(value: datetime | str | None, fmt: str = "medium") -> str:
+@pass_context
+def _datetime(context: Context, value: datetime | str | None, fmt: str = "medium") -> str:
     if value is None:
         return MISSING
-    return format_moment(value, *_formatting(), fmt)
+    formats = _formats_of(context)
+    return format_moment(value, formats.locale, formats.zone, fmt)
 
 
-def _date(value: date | datetime | str | None, fmt: str = "medium") -> str:
+@pass_context
+def _date(context: Context, value: date | datetime | str | None, fmt: str = "medium") -> str:
     if value is None:
         return MISSING
-    return format_day(value, *_formatting(), fmt)
+    formats = _formats_of(context)
+    return format_day(value, formats.locale, formats.zone, fmt)
+
+
+@pass_context
+def _gettext(context: Context, text: str) -> str:
+    return _formats_of(context).translations.ugettext(text)
+
+
+@pass_context
+def _page_gettext(context: Context, text: str, **variables: Any) -> str:
+    """Templates' `_()` with Jinja's new-style meaning (the translation, marked safe when the
+    page escapes, formatted with `variables`), without Jinja's wrapper around `_gettext`: a
+    page calls it dozens of times, and the wrapper costs more than the translation."""
+    found = _gettext(context, text)
+    if context.eval_ctx.autoescape:
+        found = Markup(found)  # noqa: S704 (our own translations, as Jinja's gettext does)
+    return found % variables if "%" in found else found  # no "%": formatting changes nothing
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+    return _formats_of(context).translations.ungettext(singular, plural, n)
+
+
+@pass_context
+def _pgettext(context: Context, message_context: str, text: str) -> str:
+    return _formats_of(context).translations.upgettext(message_context, text)
+
+
+@pass_context
+def _npgettext(context: Context, message_context: str, singular: str, plural: str, n: int) -> str:
+    translations = _formats_of(context).translations
+    return translations.unpgettext(message_context, singular, plural, n)
+
+
+def _install_formats(app: Flask) -> None:
+    """The formatting filters, and templates' `_()` and `ngettext()`, reading the page's
+    formats (flask-babel's own look the locale up again on every call)."""
+    app.context_processor(lambda: {FORMATS_VARIABLE: request_formats()})
+    app.jinja_env.filters.update(
+        money=_money, number=_number, percent=_percent, datetime=_datetime, date=_date
+    )
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_gettext,
+        ngettext=_ngettext,
+        pgettext=_pgettext,
+        npgettext=_npgettext,
+        newstyle=True,
+    )
+    app.jinja_env.globals["gettext"] = _page_gettext
 
 
 # -- navigation and assets ---------------------------------------------------------------------
@@ -265,19 +311,25 @@ def _fingerprint(path: Path) -> str:
 
 
 def asset_url(filename: str) -> str:
-    """URL of a static file with a content hash, so it can be cached for a year."""
-    cache: dict[str, tuple[float, str]] = current_app.extensions["sarportal.assets"]
-    static = Path(current_app.static_folder or "")
-    path = static / filename
+    """URL of a static file with a content hash, so it can be cached for a year.
+
+    The static files are part of the release a process serves, so each URL is made once per
+    process; in debug mode, again for every page, so that edited files get a new hash."""
+    cache: dict[tuple[str, str], str] = current_app.extensions["sarportal.assets"]
+    key = (filename, request.script_root if has_request_context() else "")
+    found = cache.get(key)
+    if found is None or current_app.debug:
+        found = cache[key] = _fingerprinted_url(filename)
+    return found
+
+
+def _fingerprinted_url(filename: str) -> str:
+    path = Path(current_app.static_folder or "") / filename
     try:
-        mtime = path.stat().st_mtime
+        digest = _fingerprint(path)
     except OSError:
         return url_for("static", filename=filename)
-    cached = cache.get(filename)
-    if cached is None or cached[0] != mtime:
-        cached = (mtime, _fingerprint(path))
-        cache[filename] = cached
-    return url_for("static", filename=filename, v=cached[1])
+    return url_for("static", filename=filename, v=digest)
 
 
 def _cache_static(response: Response) -> Response:
@@ -333,15 +385,13 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", DEFAULT_TIMEZONE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    _install_formats(app)
     app.extensions["sarportal.assets"] = {}
-    app.jinja_env.filters.update(
-        money=_money, number=_number, percent=_percent, datetime=_datetime, date=_date
-    )
     app.jinja_env.globals.update(
         nav_items=nav_items,
         asset_url=asset_url,
         has_endpoint=has_endpoint,
-        current_locale=current_locale,
+        current_locale=lambda: request_formats().locale,
         locales=LOCALES,
     )
     app.after_request(_cache_static)

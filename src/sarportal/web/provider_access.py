@@ -1,8 +1,9 @@
 """The signed-in user's view of the provider, and provider errors as pages and problems.
 
-Views call `provider_session()`; it uses the user's own provider credentials, decrypted for this
-request only. A provider error that a view does not handle itself becomes a clear page (or a
-problem+json answer under /api) that says what happened and what to do.
+Views call `provider_session()`; it uses the user's own provider credentials, read with the user
+at the start of the request and decrypted for this request only. A provider error that a view
+does not handle itself becomes a clear page (or a problem+json answer under /api) that says what
+happened and what to do.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sarportal.provider.errors import (
     ProviderRefused,
     ProviderTLSError,
 )
+from sarportal.store.accounts import Account
 from sarportal.web.errors import error_response
 from sarportal.web.services import portal
 
@@ -35,7 +37,11 @@ def provider_session() -> ProviderSession:
     services = portal()
     if services.provider is None:
         raise NoProviderCredentials("no provider is configured")
-    found = services.store.provider_credentials_for(g.user.id)
+    account: Account | None = g.get("account")
+    if account is not None and account.user_id == g.user.id:
+        found = services.store.provider_credentials_of(account)
+    else:
+        found = services.store.provider_credentials_for(g.user.id)
     if found is None:
         raise NoProviderCredentials("the user has no provider credentials")
     return services.provider.session(Credentials(*found))

@@ -17,6 +17,7 @@ from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
+from sarportal.store.accounts import Account
 from sarportal.store.digest import token_digest
 from sarportal.store.engine import DATABASE_DOWN
 from sarportal.store.models import WebSession
@@ -45,7 +46,8 @@ SYSTEMS = (
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):
-    """The data of one browser session, plus who is signed in to it."""
+    """The data of one browser session, plus who is signed in to it (`account`: as read with the
+    session, in the same query)."""
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         last_seen_at: datetime | None = None,
         expired: bool = False,
         database_down: bool = False,
+        account: Account | None = None,
     ) -> None:
         def on_update(_self: CallbackDict[str, Any]) -> None:
             self.modified = True
@@ -68,6 +71,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.last_seen_at = last_seen_at
         self.expired = expired
         self.database_down = database_down  # the session could not be read: nothing to save
+        self.account = account
         self.modified = False
         self.regenerate = False
         self.ended = False
@@ -113,15 +117,16 @@ class ServerSessionInterface(SessionInterface):
 
     def _load(self, raw: str, now: datetime) -> ServerSession:
         settings = self._portal.settings
+        id_hash = token_digest(raw)
         with self._portal.store.unit_of_work() as uow:
-            row = uow.sessions.get(token_digest(raw))
+            row = uow.sessions.get_with_account(id_hash)
             if row is None:
                 return ServerSession(expired=True)
             if (
                 now - row.last_seen_at > settings.session_idle
                 or now - row.created_at > settings.session_absolute
             ):
-                uow.sessions.delete(row.id_hash)
+                uow.sessions.delete(id_hash)
                 uow.commit()
                 return ServerSession(expired=row.user_id is not None)
             return ServerSession(
@@ -130,6 +135,7 @@ class ServerSessionInterface(SessionInterface):
                 user_id=row.user_id,
                 created_at=row.created_at,
                 last_seen_at=row.last_seen_at,
+                account=row.account,
             )
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:

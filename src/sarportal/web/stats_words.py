@@ -6,9 +6,11 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from sarportal.web.frontend import per_locale
 from sarportal.web.transactions_view import vocabulary
 
 
+@per_locale
 def chart_words() -> dict[str, Any]:
     """Names of figures, columns, captions and phrases for the dashboard, in the user's language.
 
@@ -84,6 +86,7 @@ def chart_words() -> dict[str, Any]:
     }
 
 
+@per_locale
 def chart_titles() -> dict[str, str]:
     """The headings of the dashboard's chart cards."""
     return {
@@ -97,6 +100,7 @@ def chart_titles() -> dict[str, str]:
     }
 
 
+@per_locale
 def chart_notes() -> dict[str, str]:
     """One sentence under each chart's heading: what it counts."""
     return {

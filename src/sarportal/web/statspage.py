@@ -23,7 +23,8 @@ from sarportal.domain.filters import Period, QueryLike, TransactionFilters, pars
 from sarportal.jobs import JobView, StatsRequest
 from sarportal.jobs import work as job_messages
 from sarportal.web.charts import GRANULARITIES
-from sarportal.web.frontend import format_moment, format_number, select_timezone
+from sarportal.web.formats import format_moment, format_number
+from sarportal.web.frontend import select_timezone
 from sarportal.web.services import portal
 from sarportal.web.transactions_view import table_url
 

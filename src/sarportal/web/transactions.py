@@ -53,6 +53,7 @@ from sarportal.web.transactions_view import (
     field_messages,
     preset_url,
     sort_toggle,
+    table_rows,
     table_url,
     vocabulary,
 )
@@ -167,7 +168,8 @@ def index() -> Response:
         if isinstance(error, ProviderRateLimited) and error.retry_after:
             response.headers["Retry-After"] = str(int(error.retry_after) or 1)
         return response
-    return _render(page=page, paging=paging, notice=notice, **context)
+    rows = table_rows(page.data)
+    return _render(page=page, rows=rows, paging=paging, notice=notice, **context)
 
 
 def _fetch(filters: TransactionFilters, paging: Paging) -> TransactionPage:

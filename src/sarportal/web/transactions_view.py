@@ -1,8 +1,8 @@
-"""What the transactions templates show: form state, translated words, messages and links."""
+"""What the transactions templates show: form state, rows, translated words, messages, links."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -26,6 +26,9 @@ from sarportal.domain.filters import (
     TransactionFilters,
     format_amount_input,
 )
+from sarportal.provider.models import TransactionSummary
+from sarportal.web.formats import format_day, format_moment, format_money
+from sarportal.web.frontend import MISSING, current_locale, per_locale, request_formats
 
 _LISTS = (
     "status",
@@ -37,6 +40,55 @@ _LISTS = (
     "dunning_level",
     "shop",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    """One transaction as a row of the table shows it, its values already formatted: a page has
+    many rows, and a template spends more on calling a filter than the filter on formatting."""
+
+    id: str
+    created: str
+    order_reference: str
+    amount: str
+    status: str
+    status_tone: str
+    settlement: str | None  # None: no invoice yet
+    settlement_tone: str
+    payment_method: str
+    country: str
+    country_name: str
+    due: str
+
+
+def table_rows(transactions: Sequence[TransactionSummary]) -> list[TableRow]:
+    """The table's rows in the request's language and time zone."""
+    words, formats = vocabulary(), request_formats()
+    status_names, status_tones = words["status"], words["status_tone"]
+    settlement_names, settlement_tones = words["settlement_status"], words["settlement_tone"]
+    methods, countries = words["payment_method"], words["country"]
+    rows = []
+    for tx in transactions:
+        settled = tx.settlement_status
+        rows.append(
+            TableRow(
+                id=tx.id,
+                created=format_moment(tx.created_at, formats.locale, formats.zone, "short"),
+                order_reference=tx.order_reference,
+                amount=format_money(tx.amount, tx.currency, formats.locale),
+                status=status_names.get(tx.status, tx.status),
+                status_tone=status_tones.get(tx.status, "secondary"),
+                settlement=settlement_names.get(settled, settled) if settled else None,
+                settlement_tone=settlement_tones.get(settled, "secondary") if settled else "",
+                payment_method=methods.get(tx.payment_method, tx.payment_method),
+                country=tx.country,
+                country_name=countries.get(tx.country, tx.country),
+                due=format_day(tx.due_date, formats.locale, formats.zone, "short")
+                if tx.due_date
+                else MISSING,
+            )
+        )
+    return rows
 
 
 @dataclass(frozen=True)
@@ -104,9 +156,10 @@ class FilterForm:
         return cls(single, chosen)
 
 
+@per_locale
 def vocabulary() -> dict[str, Any]:
     """The translated names of every choice the page offers."""
-    locale = Locale.parse(_current_locale())
+    locale = Locale.parse(current_locale())
     return {
         "status": {
             "authorized": _("Authorized"),
@@ -173,12 +226,6 @@ def vocabulary() -> dict[str, Any]:
     }
 
 
-def _current_locale() -> str:
-    from sarportal.web.frontend import current_locale
-
-    return current_locale()
-
-
 def field_messages(error: FilterError, locale: str) -> dict[str, str]:
     """One sentence per refused field, in the user's language."""
     return {name: _message(found, locale) for name, found in error.by_field().items()}
@@ -206,6 +253,7 @@ def _message(error: FieldError, locale: str) -> str:
     return messages.get(error.code, fallback)
 
 
+@per_locale
 def field_labels() -> dict[str, str]:
     """The names of the form's fields, for the error summary."""
     return {

@@ -54,8 +54,9 @@ from sarportal.web.detail.messages import (
     reason_error,
     success_sentence,
 )
-from sarportal.web.detail.present import ACTION_NAME, TEMPLATE_GLOBALS
-from sarportal.web.frontend import current_locale, format_number
+from sarportal.web.detail.present import ACTION_NAME, template_globals
+from sarportal.web.formats import format_number
+from sarportal.web.frontend import current_locale
 from sarportal.web.provider_access import provider_session
 from sarportal.web.services import portal
 
@@ -216,7 +217,7 @@ def _render(
         else None,
         "has_second_factor": g.user.has_second_factor,
         "in_modal": is_htmx(),
-        **TEMPLATE_GLOBALS,
+        **template_globals(),
         **extra,
     }
     if is_htmx():

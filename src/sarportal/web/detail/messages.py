@@ -10,7 +10,8 @@ from flask_babel import lazy_gettext as _l
 from sarportal.actions import Intent
 from sarportal.domain.actions import REASON_NOTE_MAX, ActionKind, Amounts
 from sarportal.domain.money import minor_digits
-from sarportal.web.frontend import current_locale, format_money
+from sarportal.web.formats import format_money
+from sarportal.web.frontend import current_locale
 
 REASON_LABELS: Final[tuple[tuple[str, Any], ...]] = (
     ("customer_return", _l("Customer returned the goods")),

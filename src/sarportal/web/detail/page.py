@@ -19,11 +19,11 @@ from sarportal.web.access import CurrentUser, requires
 from sarportal.web.detail.common import actor, is_htmx
 from sarportal.web.detail.present import (
     CUSTOMER_FIELD_NAMES,
-    TEMPLATE_GLOBALS,
     audit_rows,
     available_actions,
     customer_field,
     customer_fields,
+    template_globals,
 )
 from sarportal.web.provider_access import provider_session
 from sarportal.web.services import portal
@@ -55,7 +55,7 @@ def render_detail(
         actions=available_actions(amounts_of(summary), now) if may_act else [],
         may_act=may_act,
         audit=audit,
-        **TEMPLATE_GLOBALS,
+        **template_globals(),
         **extra,
     )
 
@@ -81,7 +81,7 @@ def reveal(tx_id: str, field: str) -> str:
         tx_id=found.id,
         name=field,
         value=value,
-        **TEMPLATE_GLOBALS,
+        **template_globals(),
     )
 
 
@@ -104,5 +104,5 @@ def related(tx_id: str) -> str | Response:
         "transactions/detail_related.html" if is_htmx() else "transactions/detail_related_page.html"
     )
     return render_template(
-        template, tx_id=tx_id, others=others, has_more=has_more, error=error, **TEMPLATE_GLOBALS
+        template, tx_id=tx_id, others=others, has_more=has_more, error=error, **template_globals()
     )

@@ -12,11 +12,14 @@ from datetime import datetime
 from typing import Any, Final
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+from markupsafe import Markup
 
 from sarportal.actions import CUSTOMER_VIEWED
 from sarportal.domain.actions import ActionKind, Amounts
 from sarportal.provider.models import Customer
 from sarportal.store.models import AuditEntry
+from sarportal.web.frontend import per_locale
 
 STATUS: Final[dict[str, tuple[Any, str]]] = {
     "declined": (_l("Declined"), "danger"),
@@ -91,7 +94,8 @@ CUSTOMER_FIELD_NAMES: Final = frozenset(name for name, _ in CUSTOMER_FIELDS)
 
 def customer_fields(customer_type: str) -> list[tuple[str, Any]]:
     """The fields the page offers to reveal (a company only for business customers)."""
-    return [(n, label) for n, label in CUSTOMER_FIELDS if n != "company" or customer_type == "b2b"]
+    labels = template_globals()["customer_field_labels"]
+    return [(n, label) for n, label in labels if n != "company" or customer_type == "b2b"]
 
 
 def field_label(name: str) -> Any:
@@ -187,14 +191,30 @@ def audit_action_label(action: str) -> Any:
         return action
 
 
-TEMPLATE_GLOBALS: Final = {
-    "status_labels": STATUS,
-    "settlement_labels": SETTLEMENT,
-    "payment_method_labels": PAYMENT_METHOD,
-    "customer_type_labels": CUSTOMER_TYPE,
-    "dunning_labels": DUNNING_LEVEL,
-    "event_labels": EVENT,
-    "audit_outcome_labels": AUDIT_OUTCOME,
-    "audit_action_label": audit_action_label,
-    "field_label": field_label,
-}
+def _page_text(label: Any) -> Any:
+    """A label as a page shows it: a lazy translation translated now (and, as Jinja shows a lazy
+    string, marked safe); a tuple of labels, each of them."""
+    if isinstance(label, tuple):
+        return tuple(_page_text(part) for part in label)
+    return Markup(str(label)) if isinstance(label, LazyString) else label  # noqa: S704 (ours)
+
+
+@per_locale
+def template_globals() -> dict[str, Any]:
+    """What the detail templates use, with the labels translated once per language: a page
+    shows dozens of them."""
+    tables: dict[str, dict[Any, Any]] = {
+        "status_labels": STATUS,
+        "settlement_labels": SETTLEMENT,
+        "payment_method_labels": PAYMENT_METHOD,
+        "customer_type_labels": CUSTOMER_TYPE,
+        "dunning_labels": DUNNING_LEVEL,
+        "event_labels": EVENT,
+        "audit_outcome_labels": AUDIT_OUTCOME,
+    }
+    found: dict[str, Any] = {
+        name: {key: _page_text(label) for key, label in table.items()}
+        for name, table in tables.items()
+    }
+    found["customer_field_labels"] = _page_text(CUSTOMER_FIELDS)
+    return found | {"audit_action_label": audit_action_label, "field_label": field_label}
