@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.processes import peak_rss_mb
 from sarportal.provider import Credentials, Provider, ProviderConfig
 from sarportal.stats import TokenBucket, plan_shards, run
 from sarportal.stats.aggregate import AMOUNT_EDGES, DAYS_TO_PAY_MAX
@@ -152,7 +153,8 @@ def main() -> None:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     check, first = work(session, args.concurrency, args.rate or None)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent that started us.
+    peak = peak_rss_mb(os.getpid())
     print(json.dumps({"wall": wall, "cpu": cpu, "peak_mb": peak, "rows": check["rows"],
                       "check": check, "first": first}))  # fmt: skip
 
