@@ -1,6 +1,7 @@
 """Many users: 50 simulated users on loopback against `sarportal serve` (gunicorn) with Redis and
 Celery workers, for a fixed time, with 1 and with 2 gunicorn workers, and once more with the
-provider limited to 20 requests a second.
+provider limited to 20 requests a second; and the same users without their pauses, with 1 and 2
+gunicorn workers, for the most one machine carries (in the full run only).
 
 A small load generator of our own (threads and httpx, no locust): each user is a thread with its
 own connection that signs in (users share ten portal accounts, eight viewers and two operators,
@@ -69,9 +70,16 @@ class Run:
 
 class User:
     def __init__(
-        self, number: int, portal: Portal, cookies: httpx.Cookies, token: str | None, world: Any
+        self,
+        number: int,
+        portal: Portal,
+        cookies: httpx.Cookies,
+        token: str | None,
+        world: Any,
+        think: tuple[float, float] = THINK,
     ) -> None:
         self.random = random.Random(number)
+        self.think = think
         self.client = httpx.Client(base_url=portal.url, cookies=cookies, timeout=30)
         self.token = token
         self.world = world
@@ -132,7 +140,7 @@ class User:
         )  # fmt: skip
 
     def loop(self, run: Run, start: float, deadline: float) -> None:
-        time.sleep(self.random.uniform(0, THINK[1]))  # not all at once
+        time.sleep(self.random.uniform(0, self.think[1]))  # not all at once
         kinds = [k for k in MIX if k != "refund" or self.token]
         weights = [MIX[k] for k in kinds]
         while time.perf_counter() < deadline:
@@ -146,7 +154,7 @@ class User:
                 self.request(run, kind, "GET", f"/transactions/{tx}")
             else:
                 self.refund(run)
-            time.sleep(self.random.uniform(*THINK))
+            time.sleep(self.random.uniform(*self.think))
         self.client.close()
 
 
@@ -175,11 +183,15 @@ def _sessions(portal: Portal) -> list[tuple[httpx.Cookies, str | None]]:
     return sessions
 
 
-def _drive(portal: Portal, sessions: list[tuple[httpx.Cookies, str | None]], world: Any) -> Run:
+def _drive(
+    portal: Portal,
+    sessions: list[tuple[httpx.Cookies, str | None]],
+    world: Any,
+    think: tuple[float, float],
+) -> Run:
     run = Run()
     users = [
-        User(n, portal, sessions[n % len(sessions)][0], sessions[n % len(sessions)][1], world)
-        for n in range(USERS)
+        User(n, portal, *sessions[n % len(sessions)], world, think=think) for n in range(USERS)
     ]
     start = time.perf_counter()
     deadline = start + DURATION
@@ -284,7 +296,13 @@ class LoadBench:
         self.redis = redis
         self.sessions: list[tuple[httpx.Cookies, str | None]] = []
 
-    def run(self, sandbox: Sandbox, workers: int, env: dict[str, str] | None = None) -> Run:
+    def run(
+        self,
+        sandbox: Sandbox,
+        workers: int,
+        env: dict[str, str] | None = None,
+        think: tuple[float, float] = THINK,
+    ) -> Run:
         self.redis.flush()
         portal = Portal(
             self.root, sandbox, workers=workers, redis_url=self.redis.url,
@@ -293,7 +311,7 @@ class LoadBench:
         try:
             if not self.sessions:
                 self.sessions = _sessions(portal)
-            return _drive(portal, self.sessions, _world(portal, self.sessions[0][0]))
+            return _drive(portal, self.sessions, _world(portal, self.sessions[0][0]), think)
         finally:
             portal.stop()
 
@@ -309,6 +327,12 @@ def run(report: Report) -> None:
             _report(report, f"{USERS} users, 1 gunicorn worker", single, None)
             double = bench.run(sandbox, 2)
             _report(report, f"{USERS} users, 2 gunicorn workers", double, _reference(single))
+            if not QUICK:  # the same users without pauses: what one machine carries at most
+                busy = bench.run(sandbox, 1, think=(0.0, 0.0))
+                _report(report, f"{USERS} users without pauses, 1 gunicorn worker", busy, None)
+                busier = bench.run(sandbox, 2, think=(0.0, 0.0))
+                label = f"{USERS} users without pauses, 2 gunicorn workers"
+                _report(report, label, busier, _reference(busy))
         finally:
             sandbox.stop()
         (root / "limited").mkdir()
