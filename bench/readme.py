@@ -51,7 +51,7 @@ def block(record: dict[str, Any], source: str) -> str:
             "",
             f"Reproduce with `make bench` (results in `{source}`; this block is rewritten by "
             "`python -m bench.readme` at the end of a full run). `BENCH_QUICK=1 make bench` "
-            "gives a quick look with smaller sizes and fewer repeats (about 2 minutes).",
+            "gives a quick look with smaller sizes and fewer repeats (1.5 minutes measured).",
             END,
         ]
     )
