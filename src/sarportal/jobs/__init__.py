@@ -81,6 +81,10 @@ class Jobs(Protocol):
         """Raise `JobsUnavailable` unless the back end can take and answer jobs now."""
         ...
 
+    def close(self) -> None:
+        """Stop this process's part: cancel jobs running here, release connections."""
+        ...
+
 
 def make_jobs(
     settings: Settings,

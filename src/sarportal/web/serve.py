@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import gc
 from typing import Any
 
@@ -10,6 +11,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from sarportal.config import Settings
+from sarportal.web.services import EXTENSION
 
 
 class PortalServer(BaseApplication):  # type: ignore[misc]
@@ -27,6 +29,8 @@ class PortalServer(BaseApplication):  # type: ignore[misc]
         from sarportal.web import create_app
 
         app = create_app()
+        # A worker that stops cancels the statistics jobs running in it and closes connections.
+        atexit.register(app.extensions[EXTENSION].close)
         # What the worker built to serve (modules, templates, locale data) lives as long as the
         # worker: keep it out of the garbage collector's full passes, which otherwise walk all
         # of it and pause a request for tens of milliseconds.

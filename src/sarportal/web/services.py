@@ -42,6 +42,14 @@ class Portal:
         return cls(settings, store, passwords, throttle, authenticator, provider, jobs)
 
 
+    def close(self) -> None:
+        """Cancel the jobs running in this process and release every connection."""
+        self.jobs.close()
+        if self.provider is not None:
+            self.provider.close()
+        self.store.dispose()
+
+
 def portal() -> Portal:
     """The current app's collaborators."""
     found: Portal = current_app.extensions[EXTENSION]
