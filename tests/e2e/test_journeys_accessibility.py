@@ -55,6 +55,13 @@ def _settle(page: Any, view: str) -> None:
         page.wait_for_function("() => !document.querySelector('.modal-backdrop.fade:not(.show)')")
     elif view == "table":
         page.locator(ROWS).first.wait_for()
+    elif view in ("api-token-created", "api-tokens"):
+        page.locator("#name").fill("Accessibility check")
+        page.get_by_role("button", name="Create token").click()
+        page.locator("#new-token").wait_for()
+        if view == "api-tokens":  # back to the list, which now holds a token
+            page.get_by_role("link", name="I have saved it").click()
+            page.locator("table tbody tr").first.wait_for()
     page.mouse.move(0, 0)  # no hover, and no colour half-way through a transition
     page.wait_for_function(
         "() => !document.getAnimations().some((a) => a instanceof CSSTransition)"
@@ -70,6 +77,8 @@ def _settle(page: Any, view: str) -> None:
         ("operator", "/transactions", "detail"),
         ("operator", "/transactions", "dialog"),
         ("operator", "/account/second-factor", "second-factor"),
+        ("viewer", "/account/tokens", "api-token-created"),
+        ("viewer", "/account/tokens", "api-tokens"),
         ("viewer", "/api/docs", "api-docs"),
         ("viewer", "/transactions/tx_0000000000000000", "not-found"),
     ],

@@ -118,6 +118,7 @@ FORMS: dict[str, dict[str, str]] = {
     "auth.second_factor": {"code": "123456"},
     "account.password": {"current": "x", "new": "Lange-Wege-Gehen-42", "confirm": "x"},
     "account.second_factor": {"code": "123456"},
+    "account.create_api_token": {"name": "Made without CSRF", "expires": "never"},
     "admin.invite": {"email": "neu@example.com", "role": "operator"},
     "admin.change_role": {"role": "admin"},
     "admin.set_credentials": {"client_id": "demo-viewer", "client_secret": "other"},
@@ -154,6 +155,11 @@ def test_every_session_write_without_the_right_csrf_token_is_400_and_changes_not
     other = new_client(provider_app)
     assert sign_in(other, admin.email) == 303  # a second session of the same admin
     own_key = _session_keys(provider_app, admin.id)
+    store: Store = provider_app.extensions["sarportal"].store
+    with store.unit_of_work() as uow:  # a live token of the admin's, for the revoke route
+        _raw, own_token = uow.tokens.create(admin.id, None)
+        uow.commit()
+        own_token_id = own_token.id
     tx = fresh_rows.take("captured")
     token = {
         "missing": None,
@@ -167,6 +173,7 @@ def test_every_session_write_without_the_right_csrf_token_is_400_and_changes_not
         "user_id": str(admin.id),
         "key": own_key[0],
         "token": "unknown-invitation",
+        "token_id": str(own_token_id),
     }
     csrf_token(provider_client, "/account")  # the page the user has open holds its own token
     rules = [rule for rule in provider_app.url_map.iter_rules() if "POST" in (rule.methods or ())]

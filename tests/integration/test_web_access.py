@@ -37,6 +37,9 @@ MATRIX: dict[str, tuple[Role | None, str, str]] = {
     "account.end_session": (Role.VIEWER, "POST", "/account/sessions/0/end"),
     "account.password": (Role.VIEWER, "POST", "/account/password"),
     "account.second_factor": (Role.VIEWER, "GET", "/account/second-factor"),
+    "account.tokens": (Role.VIEWER, "GET", "/account/tokens"),
+    "account.create_api_token": (Role.VIEWER, "POST", "/account/tokens"),
+    "account.revoke_api_token": (Role.VIEWER, "POST", "/account/tokens/0/revoke"),
     "api.me": (Role.VIEWER, "GET", "/api/v1/me"),
     "transactions.index": (Role.VIEWER, "GET", "/transactions"),
     "transactions.export": (Role.VIEWER, "GET", "/transactions/export.csv"),
@@ -122,7 +125,7 @@ def test_authenticated_pages_are_not_stored(
     client: FlaskClient, login_as: Callable[..., MadeUser]
 ) -> None:
     login_as(Role.ADMIN)
-    for path in ("/", "/account", "/admin/users", "/api/v1/me"):
+    for path in ("/", "/account", "/account/tokens", "/admin/users", "/api/v1/me"):
         assert client.get(path).headers["Cache-Control"] == "no-store", path
 
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
 
 import click
 
 from sarportal.auth.passwords import PasswordPolicyError, Passwords
+from sarportal.auth.tokens import (
+    MIN_EXPIRES_DAYS,
+    NAME_MAX_LENGTH,
+    TokenError,
+    UnknownToken,
+    create_token,
+    revoke_token,
+    token_state,
+)
 from sarportal.auth.users import UserError, create_user
 from sarportal.config import Settings
 from sarportal.domain.roles import Role
@@ -80,45 +88,36 @@ def _user_id(store: Store, email: str) -> int:
 
 @tokens.command("create")
 @click.option("--email", required=True)
-@click.option("--expires-days", type=click.IntRange(min=1), default=None)
-def tokens_create(email: str, expires_days: int | None) -> None:
+@click.option("--name", default=None, help=f"A label, at most {NAME_MAX_LENGTH} characters.")
+@click.option("--expires-days", type=click.IntRange(min=MIN_EXPIRES_DAYS), default=None)
+def tokens_create(email: str, name: str | None, expires_days: int | None) -> None:
     """Create a personal API token; it is printed once, as the last line."""
     store = Store(Settings.from_env())
     user_id = _user_id(store, email)
-    expires = None if expires_days is None else store.clock() + timedelta(days=expires_days)
-    with store.unit_of_work() as uow:
-        raw, row = uow.tokens.create(user_id, expires)
-        user = uow.users.get(user_id)
-        uow.audit.record(
-            "token.created",
-            organisation_id=None if user is None else user.organisation_id,
-            target_type="api_token",
-            target_id=row.id,
-            details={"user_id": user_id},
+    try:
+        token = create_token(
+            store, user_id, name=name, expires_days=expires_days, actor_user_id=None
         )
-        uow.commit()
-        token_id = row.id
-    click.echo(f"token {token_id} for {email}; it is shown only now:", err=True)
-    click.echo(raw)
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"token {token.id} for {email}; it is shown only now:", err=True)
+    click.echo(token.raw)
 
 
 @tokens.command("list")
 @click.option("--email", required=True)
 def tokens_list(email: str) -> None:
-    """List a user's tokens (id, prefix, dates, state); never the tokens themselves."""
+    """List a user's tokens (id, prefix, state, dates, name); never the tokens themselves."""
     store = Store(Settings.from_env())
     user_id = _user_id(store, email)
     with store.unit_of_work() as uow:
         for row in uow.tokens.for_user(user_id):
-            now = store.clock()
-            state = "revoked" if row.revoked_at else "active"
-            if row.revoked_at is None and row.expires_at is not None and row.expires_at <= now:
-                state = "expired"
             used = row.last_used_at.isoformat() if row.last_used_at else "never"
             expires = row.expires_at.isoformat() if row.expires_at else "never"
             click.echo(
-                f"{row.id}\t{row.prefix}…\t{state}\tcreated {row.created_at.isoformat()}"
-                f"\tused {used}\texpires {expires}"
+                f"{row.id}\t{row.prefix}…\t{token_state(row, store.clock())}"
+                f"\tcreated {row.created_at.isoformat()}\tused {used}\texpires {expires}"
+                f"\t{row.name or ''}"
             )
 
 
@@ -129,9 +128,10 @@ def tokens_revoke(email: str, token_id: int) -> None:
     """Revoke one of a user's tokens by its id (see `tokens list`)."""
     store = Store(Settings.from_env())
     user_id = _user_id(store, email)
-    with store.unit_of_work() as uow:
-        if not uow.tokens.revoke(token_id, user_id):
-            raise click.ClickException(f"{email} has no active token {token_id}")
-        uow.audit.record("token.revoked", target_type="api_token", target_id=token_id)
-        uow.commit()
+    try:
+        revoked = revoke_token(store, user_id, token_id, actor_user_id=None)
+    except UnknownToken:
+        revoked = False
+    if not revoked:
+        raise click.ClickException(f"{email} has no active token {token_id}")
     click.echo(f"revoked token {token_id}")

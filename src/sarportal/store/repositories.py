@@ -194,13 +194,16 @@ class Tokens:
         self._session = session
         self._clock = clock
 
-    def create(self, user_id: int, expires_at: datetime | None) -> tuple[str, ApiToken]:
+    def create(
+        self, user_id: int, expires_at: datetime | None, name: str | None = None
+    ) -> tuple[str, ApiToken]:
         """A new token: the raw value (shown once) and its stored row."""
         raw = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = ApiToken(
             user_id=user_id,
             token_hash=token_digest(raw),
             prefix=raw[:12],
+            name=name,
             created_at=self._clock(),
             expires_at=expires_at,
         )
@@ -226,10 +229,15 @@ class Tokens:
         query = select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
         return self._session.scalars(query).all()
 
+    def owned(self, token_id: int, user_id: int) -> ApiToken | None:
+        """The token with this id when it belongs to the user (revoked or not), else None."""
+        row = self._session.get(ApiToken, token_id)
+        return row if row is not None and row.user_id == user_id else None
+
     def revoke(self, token_id: int, user_id: int) -> bool:
         """Revoke the user's token; False when the user has no such live token."""
-        row = self._session.get(ApiToken, token_id)
-        if row is None or row.user_id != user_id or row.revoked_at is not None:
+        row = self.owned(token_id, user_id)
+        if row is None or row.revoked_at is not None:
             return False
         row.revoked_at = self._clock()
         return True

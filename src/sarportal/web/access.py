@@ -30,6 +30,7 @@ class Rule:
 
     role: Role | None
     allow_pending_enrolment: bool = False
+    session_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,14 @@ def public(view: F) -> F:
     return view
 
 
-def requires(role: Role, *, allow_pending_enrolment: bool = False) -> Callable[[F], F]:
-    """Open the view to signed-in users whose role is `role` or above."""
+def requires(
+    role: Role, *, allow_pending_enrolment: bool = False, session_only: bool = False
+) -> Callable[[F], F]:
+    """Open the view to signed-in users whose role is `role` or above; with `session_only`,
+    to those signed in with a browser session, not with a personal API token."""
 
     def decorate(view: F) -> F:
-        setattr(view, RULE_ATTRIBUTE, Rule(role, allow_pending_enrolment))
+        setattr(view, RULE_ATTRIBUTE, Rule(role, allow_pending_enrolment, session_only))
         return view
 
     return decorate
@@ -168,4 +172,6 @@ def enforce() -> Response | None:
         return redirect(url_for("account.second_factor"))
     if not user.role.allows(rule.role):
         abort(403)
+    if rule.session_only and user.via_token:
+        abort(403)  # a token must not make or revoke tokens: that would outlive its revocation
     return None

@@ -1,18 +1,37 @@
-"""The signed-in user's own account: sessions, password, second factor (blueprint `account`)."""
+"""The signed-in user's own account: sessions, password, second factor, personal API tokens
+(blueprint `account`)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from sarportal.auth import totp
 from sarportal.auth.passwords import PasswordPolicyError
+from sarportal.auth.tokens import UnknownToken, create_token, revoke_token, token_state
 from sarportal.auth.users import UserError, change_password, enrol_totp
 from sarportal.domain.roles import Role
 from sarportal.store.crypto import SecretDecryptionError
 from sarportal.web.access import CurrentUser, requires
-from sarportal.web.forms import ActionForm, ChangePasswordForm, EnrolSecondFactorForm
+from sarportal.web.forms import (
+    EXPIRY_VALUES,
+    ActionForm,
+    ApiTokenForm,
+    ChangePasswordForm,
+    EnrolSecondFactorForm,
+)
 from sarportal.web.services import portal
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -40,21 +59,10 @@ def _render_index(form: ChangePasswordForm | None = None, status: int = 200) -> 
             }
             for row in uow.sessions.for_user(me.id)
         ]
-        tokens = [
-            {
-                "prefix": t.prefix,
-                "created_at": t.created_at,
-                "last_used_at": t.last_used_at,
-                "expires_at": t.expires_at,
-                "revoked": t.revoked_at is not None,
-            }
-            for t in uow.tokens.for_user(me.id)
-        ]
     page = render_template(
         "account/index.html",
         me=me,
         sessions=sessions,
-        tokens=tokens,
         password_form=form or ChangePasswordForm(formdata=None),
         action_form=ActionForm(formdata=None),
     )
@@ -153,6 +161,73 @@ def second_factor() -> Response | tuple[str, int] | str:
         error=error,
     )
     return page, status
+
+
+def _render_tokens(form: ApiTokenForm | None = None, status: int = 200) -> tuple[str, int]:
+    me = _me()
+    now = portal().store.clock()
+    with portal().store.unit_of_work() as uow:
+        rows = [
+            {
+                "id": row.id,
+                "name": row.name,
+                "prefix": row.prefix,
+                "created_at": row.created_at,
+                "expires_at": row.expires_at,
+                "last_used_at": row.last_used_at,
+                "state": token_state(row, now),
+            }
+            for row in uow.tokens.for_user(me.id)
+        ]
+    page = render_template(
+        "account/tokens.html",
+        tokens=rows,
+        form=form or ApiTokenForm(formdata=None),
+        action_form=ActionForm(formdata=None),
+    )
+    return page, status
+
+
+@bp.get("/tokens")
+@requires(Role.VIEWER, session_only=True)
+def tokens() -> tuple[str, int]:
+    """The user's personal API tokens for the JSON API, and a form to make one."""
+    return _render_tokens()
+
+
+@bp.post("/tokens")
+@requires(Role.VIEWER, session_only=True)
+def create_api_token() -> Response | tuple[str, int]:
+    """Make a token and show it this once; it is never put into a URL, the session or a log."""
+    form = ApiTokenForm()
+    if not form.validate():
+        return _render_tokens(form, 400)
+    token = create_token(
+        portal().store,
+        _me().id,
+        name=form.name.data,
+        expires_days=EXPIRY_VALUES[form.expires.data or ""],
+        actor_user_id=_me().id,
+    )
+    response = make_response(render_template("account/token_created.html", token=token))
+    response.headers["Cache-Control"] = "no-store"  # the page holds a secret: never cached
+    return response
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@requires(Role.VIEWER, session_only=True)
+def revoke_api_token(token_id: int) -> Response:
+    """Revoke one of the user's own tokens (another user's is not found); refused at once."""
+    me = _me()
+    try:
+        revoked = revoke_token(portal().store, me.id, token_id, actor_user_id=me.id)
+    except UnknownToken:
+        abort(404)
+    if revoked:
+        flash(_("The token has been revoked. It no longer works."), "success")
+    else:
+        flash(_("This token was revoked already."), "info")
+    return redirect(url_for("account.tokens"), code=303)
 
 
 def _enrolment_secret() -> str | None:

@@ -119,7 +119,8 @@ spec = SpecTree(
     version=API_VERSION,
     description=(
         "The merchant portal's JSON API. Authenticate with a personal API token "
-        "(`Authorization: Bearer …`) or, from the portal's own pages, with the session cookie "
+        "(`Authorization: Bearer …`; make one under Account → API tokens, `/account/tokens`) "
+        "or, from the portal's own pages, with the session cookie "
         "and the CSRF token for writes. Amounts are integers in minor units with an ISO 4217 "
         "currency; times are RFC 3339 in UTC. Errors are `application/problem+json` with a "
         "stable `code`."

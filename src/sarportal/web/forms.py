@@ -6,8 +6,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import AnyOf, DataRequired, EqualTo, Length
 
+from sarportal.auth.tokens import EXPIRY_CHOICES, NAME_MAX_LENGTH
 from sarportal.domain.roles import Role
 
 ROLE_CHOICES = [
@@ -71,6 +72,36 @@ class CredentialsForm(FlaskForm):
     client_id = StringField(_l("Client ID"), validators=[DataRequired(), Length(max=200)])
     client_secret = PasswordField(
         _l("Client secret"), validators=[DataRequired(), Length(max=1000)]
+    )
+
+
+EXPIRY_LABELS = {30: _l("30 days"), 90: _l("90 days"), 365: _l("1 year"), None: _l("Never")}
+# The expiry field's values, each with its number of days (None: the token never expires).
+EXPIRY_VALUES: dict[str, int | None] = {
+    "never" if days is None else str(days): days for days in EXPIRY_CHOICES
+}
+
+
+class ApiTokenForm(FlaskForm):
+    """A new personal API token: its name and how long it stays valid."""
+
+    name = StringField(
+        _l("Name"),
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        validators=[
+            DataRequired(message=_l("Give the token a name.")),
+            Length(
+                max=NAME_MAX_LENGTH,
+                message=_l("The name is too long: at most %(max)d characters."),
+            ),
+        ],
+    )
+    expires = SelectField(
+        _l("Expires after"),
+        choices=[SelectChoice(value, EXPIRY_LABELS[days]) for value, days in EXPIRY_VALUES.items()],
+        default="90",
+        validate_choice=False,  # AnyOf says what is wrong in the portal's words
+        validators=[AnyOf(list(EXPIRY_VALUES), message=_l("Choose one of the offered periods."))],
     )
 
 

@@ -41,7 +41,6 @@ class Portal:
         jobs = make_jobs(settings, store, provider)
         return cls(settings, store, passwords, throttle, authenticator, provider, jobs)
 
-
     def close(self) -> None:
         """Cancel the jobs running in this process and release every connection."""
         self.jobs.close()
