@@ -164,9 +164,11 @@ def test_api_token_authenticates_without_csrf(
     assert body["email"] == user.email and body["role"] == "operator"
     assert body["organisation"]["name"] == "Beispiel AG"
     assert body["authenticated_by"] == "token"
-    # a token request needs no CSRF token: a state-changing POST goes through
-    post = client.post("/logout", headers={"Authorization": f"Bearer {raw}"})
-    assert post.status_code == 303
+    # a token is a credential for the API only: with it, pages and forms are refused
+    for method, path in (("GET", "/transactions"), ("GET", "/account"), ("POST", "/logout"),
+                         ("POST", "/account/password")):  # fmt: skip
+        refused = client.open(path, method=method, headers={"Authorization": f"Bearer {raw}"})
+        assert refused.status_code == 401, (method, path)
     bad = client.get("/api/v1/me", headers={"Authorization": "Bearer sarp_wrong"})
     assert bad.status_code == 401
 

@@ -122,6 +122,11 @@ def identify() -> None:
     account: Account | None
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
+        if not request.path.startswith("/api/"):
+            # Personal tokens are credentials for the JSON API only: a page or a form reached
+            # with one is refused, so that a token never acts as a signed-in browser would.
+            g.auth_failed = True
+            return
         with portal().store.unit_of_work() as uow:
             token = uow.tokens.authenticate(header[7:].strip())
             account = None if token is None else uow.users.account(token.user_id)
