@@ -30,7 +30,6 @@ class Rule:
 
     role: Role | None
     allow_pending_enrolment: bool = False
-    session_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,14 +55,11 @@ def public(view: F) -> F:
     return view
 
 
-def requires(
-    role: Role, *, allow_pending_enrolment: bool = False, session_only: bool = False
-) -> Callable[[F], F]:
-    """Open the view to signed-in users whose role is `role` or above; with `session_only`,
-    to those signed in with a browser session, not with a personal API token."""
+def requires(role: Role, *, allow_pending_enrolment: bool = False) -> Callable[[F], F]:
+    """Open the view to signed-in users whose role is `role` or above."""
 
     def decorate(view: F) -> F:
-        setattr(view, RULE_ATTRIBUTE, Rule(role, allow_pending_enrolment, session_only))
+        setattr(view, RULE_ATTRIBUTE, Rule(role, allow_pending_enrolment))
         return view
 
     return decorate
@@ -124,7 +120,8 @@ def identify() -> None:
     if header[:7].lower() == "bearer ":
         if not request.path.startswith("/api/"):
             # Personal tokens are credentials for the JSON API only: a page or a form reached
-            # with one is refused, so that a token never acts as a signed-in browser would.
+            # with one is refused, so that a token never acts as a signed-in browser would (nor
+            # makes or revokes tokens, which would let a leaked one outlive its revocation).
             g.auth_failed = True
             return
         with portal().store.unit_of_work() as uow:
@@ -177,6 +174,4 @@ def enforce() -> Response | None:
         return redirect(url_for("account.second_factor"))
     if not user.role.allows(rule.role):
         abort(403)
-    if rule.session_only and user.via_token:
-        abort(403)  # a token must not make or revoke tokens: that would outlive its revocation
     return None

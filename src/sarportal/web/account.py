@@ -189,14 +189,14 @@ def _render_tokens(form: ApiTokenForm | None = None, status: int = 200) -> tuple
 
 
 @bp.get("/tokens")
-@requires(Role.VIEWER, session_only=True)
+@requires(Role.VIEWER)
 def tokens() -> tuple[str, int]:
     """The user's personal API tokens for the JSON API, and a form to make one."""
     return _render_tokens()
 
 
 @bp.post("/tokens")
-@requires(Role.VIEWER, session_only=True)
+@requires(Role.VIEWER)
 def create_api_token() -> Response | tuple[str, int]:
     """Make a token and show it this once; it is never put into a URL, the session or a log."""
     form = ApiTokenForm()
@@ -215,7 +215,7 @@ def create_api_token() -> Response | tuple[str, int]:
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
-@requires(Role.VIEWER, session_only=True)
+@requires(Role.VIEWER)
 def revoke_api_token(token_id: int) -> Response:
     """Revoke one of the user's own tokens (another user's is not found); refused at once."""
     me = _me()
