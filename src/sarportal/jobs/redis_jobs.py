@@ -98,6 +98,8 @@ class RedisJobs:
             view = self.get(user_id, winner)
             if view is not None:
                 return view
+            # that job's record expired in between (this one's was dropped): take the request
+            self.state.create(job_id, user_id, digest, request, self._clock(), force=True)
         try:
             self._celery.send_task(
                 PLAN_TASK,
