@@ -28,11 +28,11 @@ from tests.e2e.privacy import (
     redis_values,
     scan,
 )
-from tests.fixtures.services import port_open, require_service
+from tests.fixtures.services import REDIS_SERVER, port_open, require_redis, require_service
 
 pytestmark = pytest.mark.e2e
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = f"{REDIS_SERVER}/13"
 CUSTOMER_FIELDS = (
     "name", "company", "email", "phone", "date_of_birth", "billing_address",
     "shipping_address", "iban_masked",
@@ -201,7 +201,7 @@ def test_threads_and_sqlite_keep_no_customer_data(tmp_path: Path) -> None:
 def test_celery_redis_and_postgresql_keep_no_customer_data(
     tmp_path: Path, postgres_database: str
 ) -> None:
-    require_service("Redis", port_open("127.0.0.1", 6379), "start Redis on 127.0.0.1:6379")
+    require_redis()
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()
