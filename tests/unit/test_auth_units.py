@@ -14,11 +14,9 @@ from cryptography.fernet import Fernet
 
 from sarportal.auth import totp
 from sarportal.auth.passwords import PasswordPolicyError, Passwords, check_policy, common_passwords
-from sarportal.auth.throttle import MemoryCounters, RedisCounters, SignInThrottle
 from sarportal.config import Argon2Parameters, ConfigurationError, Settings
 from sarportal.domain.roles import Role
 from sarportal.web.sessions import ip_prefix, summarise_user_agent
-from tests.fixtures.portal import FakeClock
 
 
 def test_roles_are_ordered() -> None:
@@ -74,51 +72,6 @@ def test_recovery_codes_work_once() -> None:
 def test_qr_code_is_an_svg_data_uri() -> None:
     uri = totp.qr_data_uri(totp.provisioning_uri(totp.new_secret(), "a@example.com"))
     assert uri.startswith("data:image/svg+xml;base64,")
-
-
-def _throttle_settings(tmp_path: Path, clock: FakeClock) -> Settings:
-    return Settings(
-        database_url="sqlite://",
-        secret_key="k",
-        encryption_keys=(Fernet.generate_key().decode(),),
-        instance_dir=tmp_path,
-        clock=clock,
-        ip_failure_limit=15,
-    )
-
-
-def test_memory_throttle_locks_after_ten_and_unlocks_after_thirty_minutes(tmp_path: Path) -> None:
-    clock = FakeClock()
-    throttle = SignInThrottle(MemoryCounters(clock), _throttle_settings(tmp_path, clock))
-    assert [throttle.record_failure("A@x.de", "1.2.3.4") for _ in range(10)][-2:] == [False, True]
-    remaining = throttle.account_lock_remaining("a@x.de")
-    assert remaining == timedelta(minutes=30)
-    clock.advance(timedelta(minutes=30, seconds=1))
-    assert throttle.account_lock_remaining("a@x.de") is None
-
-
-def test_ip_budget_blocks_an_address_across_accounts(tmp_path: Path) -> None:
-    clock = FakeClock()
-    throttle = SignInThrottle(MemoryCounters(clock), _throttle_settings(tmp_path, clock))
-    for n in range(15):
-        throttle.record_failure(f"user{n}@x.de", "10.0.0.1")
-    assert throttle.ip_blocked("10.0.0.1") and not throttle.ip_blocked("10.0.0.2")
-
-
-def test_redis_throttle_shares_counters_across_instances(tmp_path: Path, redis_url: str) -> None:
-    import redis
-
-    settings = _throttle_settings(tmp_path, FakeClock())
-    first = SignInThrottle(RedisCounters(redis.Redis.from_url(redis_url)), settings)
-    second = SignInThrottle(RedisCounters(redis.Redis.from_url(redis_url)), settings)
-    for _ in range(5):
-        first.record_failure("b@x.de", "1.2.3.4")
-    locked = [second.record_failure("b@x.de", "1.2.3.4") for _ in range(5)]
-    assert locked[-1] is True
-    remaining = first.account_lock_remaining("b@x.de")
-    assert remaining is not None and timedelta(minutes=29) < remaining <= timedelta(minutes=30)
-    first.record_success("c@x.de")
-    assert second.account_lock_remaining("c@x.de") is None
 
 
 def test_settings_generate_keys_once_with_mode_0600(tmp_path: Path) -> None:

@@ -1,20 +1,22 @@
 """Sign-in throttling: an account locks after repeated failures, and each IP has a budget.
 
-Counters live in process memory by default, or in Redis (`SARPORTAL_REDIS_URL`) so that they
-hold across processes. Accounts are keyed by a digest of the e-mail address as typed, so an
-unknown address locks exactly like a known one and the lockout reveals nothing.
+Counters live where every portal process sees them, and survive a restart: in Redis when
+`SARPORTAL_REDIS_URL` is set, else in the portal's database. Accounts are keyed by a digest of
+the e-mail address as typed, so an unknown address locks exactly like a known one and the
+lockout reveals nothing.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from datetime import timedelta
 from typing import Protocol
 
 import redis
+from sqlalchemy import Engine
 
-from sarportal.config import Clock, Settings
+from sarportal.config import Settings
+from sarportal.store.counters import DatabaseCounters
 from sarportal.store.digest import token_digest
 
 
@@ -36,45 +38,6 @@ class Counters(Protocol):
     def reset(self, key: str) -> None:
         """Forget `key`."""
         ...
-
-
-class MemoryCounters:
-    """Counters in this process's memory, timed by the injected clock."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._values: dict[str, tuple[int, float]] = {}
-
-    def _now(self) -> float:
-        return self._clock().timestamp()
-
-    def _live(self, key: str) -> tuple[int, float] | None:
-        entry = self._values.get(key)
-        if entry is not None and entry[1] <= self._now():
-            del self._values[key]
-            return None
-        return entry
-
-    def incr(self, key: str, window: timedelta) -> int:
-        with self._lock:
-            entry = self._live(key)
-            count, expires = entry if entry else (0, self._now() + window.total_seconds())
-            self._values[key] = (count + 1, expires)
-            return count + 1
-
-    def set_flag(self, key: str, ttl: timedelta) -> None:
-        with self._lock:
-            self._values[key] = (1, self._now() + ttl.total_seconds())
-
-    def flag_remaining(self, key: str) -> timedelta | None:
-        with self._lock:
-            entry = self._live(key)
-            return None if entry is None else timedelta(seconds=entry[1] - self._now())
-
-    def reset(self, key: str) -> None:
-        with self._lock:
-            self._values.pop(key, None)
 
 
 class RedisCounters:
@@ -103,11 +66,11 @@ class RedisCounters:
         self._redis.delete(self._prefix + key)
 
 
-def counters_for(settings: Settings) -> Counters:
-    """Redis counters when a Redis URL is configured, else in-memory ones."""
+def counters_for(settings: Settings, engine: Engine) -> Counters:
+    """Redis counters when a Redis URL is configured, else counters in the database."""
     if settings.redis_url:
         return RedisCounters(redis.Redis.from_url(settings.redis_url))
-    return MemoryCounters(settings.clock)
+    return DatabaseCounters(engine, settings.clock)
 
 
 class SignInThrottle:

@@ -143,6 +143,17 @@ class Invitation(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class Counter(Base):
+    """An expiring counter or flag shared by every portal process (sign-in throttling, rate
+    limits): the database is what all processes share when there is no Redis."""
+
+    __tablename__ = "counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class AuditEntry(Base):
     """One line of the append-only audit trail: who did what to which id, with what outcome.
 

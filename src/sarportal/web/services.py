@@ -35,7 +35,7 @@ class Portal:
         """Wire the collaborators described by `settings`."""
         store = Store(settings)
         passwords = Passwords(settings.argon2)
-        throttle = SignInThrottle(counters_for(settings), settings)
+        throttle = SignInThrottle(counters_for(settings, store.engine), settings)
         authenticator = Authenticator(store, passwords, throttle)
         provider = provider_for(settings)  # an http:// URL raises here: the portal refuses to start
         jobs = make_jobs(settings, store, provider)
