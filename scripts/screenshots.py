@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pyotp
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
@@ -30,13 +31,13 @@ PAGES = [
 ]
 
 
-def _start_demo() -> tuple[subprocess.Popen[str], str]:
+def _start_demo() -> tuple[subprocess.Popen[str], str, str]:
     demo = subprocess.Popen(
         [sys.executable, "-m", "sarportal", "demo", "--port", str(PORT), "--transactions",
          "50000", "--state-dir", str(ROOT / "var" / "screenshots")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    password = None
+    password = key = None
     deadline = time.monotonic() + 120
     assert demo.stdout is not None
     while time.monotonic() < deadline:
@@ -44,9 +45,12 @@ def _start_demo() -> tuple[subprocess.Popen[str], str]:
         found = re.search(r"password (\S+)", line)
         if found:
             password = found.group(1)
-        if "Ctrl-C stops everything" in line and password:
+        found = re.search(r"authenticator key (\S+)", line)
+        if found:
+            key = found.group(1)
+        if "Ctrl-C stops everything" in line and password and key:
             break
-    if password is None:
+    if password is None or key is None:
         demo.terminate()
         raise SystemExit("the demo did not start")
     for _ in range(200):
@@ -55,14 +59,14 @@ def _start_demo() -> tuple[subprocess.Popen[str], str]:
                 break
         except httpx.HTTPError:
             time.sleep(0.1)
-    return demo, password
+    return demo, password, key
 
 
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
     OUT.mkdir(parents=True, exist_ok=True)
-    demo, password = _start_demo()
+    demo, password, key = _start_demo()
     base = f"http://127.0.0.1:{PORT}"
     try:
         with sync_playwright() as playwright:
@@ -88,6 +92,11 @@ def main() -> None:
                             page.get_by_label("Password").fill(password)
                             page.get_by_role("button", name="Sign in").click()
                             page.wait_for_load_state("networkidle")
+                            if page.url.endswith("/login/second-factor"):  # the admin
+                                code = page.get_by_label("Code", exact=True)
+                                code.fill(pyotp.TOTP(key).now())
+                                page.get_by_role("button", name="Continue").click()
+                                page.wait_for_load_state("networkidle")
                     page = context.new_page()  # type: ignore[attr-defined]
                     if path is None:  # the first transaction of the table
                         page.goto(f"{base}/transactions")

@@ -76,6 +76,8 @@ def demo(port: int, transactions: int, state_dir: Path, sandbox_port: int) -> No
         click.echo(f"\nsarportal demo is ready: {click.style(url, bold=True)}\n")
         for login in logins:
             click.echo(f"  {login.role.value:<9} {login.email:<24} password {login.password}")
+            if login.totp_secret:
+                click.echo(f"  {'':<9} {'':<24} authenticator key {login.totp_secret}")
         click.echo(
             f"\nThe provider API sandbox runs at {sandbox_url} "
             f"(trust {sandbox_dir / 'ca.pem'}).\nCtrl-C stops everything.\n"

@@ -7,14 +7,19 @@ deployment), with a fresh connection per request, as separate browsers would.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.fixtures.served import PASSWORD, Portal, _free_port, running_portal
+from sarportal.auth import totp
+from tests.fixtures.served import PASSWORD, Portal, _free_port, admin_code, running_portal
 
 pytestmark = pytest.mark.slow
 
@@ -33,16 +38,70 @@ def portals(tmp_path: Path) -> Iterator[tuple[Portal, Portal]]:
             second.stop()
 
 
+ADMIN = "admin@demo.example"
+
+
+def _csrf(browser: httpx.Client, path: str) -> str:
+    page = browser.get(path)
+    found = CSRF.search(page.text)
+    assert found, page.text[:500]
+    return found.group(1)
+
+
 def sign_in(portal: Portal, email: str, password: str) -> httpx.Response:
     """A new browser (a fresh connection and no cookies) signs in; the form's answer."""
     with httpx.Client(base_url=portal.url, timeout=30) as browser:
-        page = browser.get("/login")
-        found = CSRF.search(page.text)
-        assert found, page.text[:500]
-        return browser.post(
-            "/login",
-            data={"email": email, "password": password, "csrf_token": found.group(1)},
-        )
+        data = {"email": email, "password": password, "csrf_token": _csrf(browser, "/login")}
+        return browser.post("/login", data=data)
+
+
+def _at_second_factor(portal: Portal) -> Callable[[str], int]:
+    """A new browser past the demo admin's password, at the second-factor step: a function
+    that posts a code there and answers the status."""
+    browser = httpx.Client(base_url=portal.url, timeout=30)
+    data = {"email": ADMIN, "password": PASSWORD, "csrf_token": _csrf(browser, "/login")}
+    answer = browser.post("/login", data=data)
+    assert answer.headers.get("location", "").endswith("/login/second-factor"), answer
+    token = _csrf(browser, "/login/second-factor")
+
+    def post(code: str) -> int:
+        try:
+            data = {"code": code, "csrf_token": token}
+            return browser.post("/login/second-factor", data=data).status_code
+        finally:
+            browser.close()
+
+    return post
+
+
+def _at_once(posts: list[Callable[[], int]]) -> list[int]:
+    """Run the posts at the same moment, each on its own thread; their statuses."""
+    barrier = threading.Barrier(len(posts))
+
+    def run(post: Callable[[], int]) -> int:
+        barrier.wait()
+        return post()
+
+    with ThreadPoolExecutor(len(posts)) as pool:
+        return list(pool.map(run, posts))
+
+
+def _give_recovery_codes(portal: Portal, codes: list[str]) -> None:
+    """Give the demo admin these recovery codes (as enrolment would), in the portal's store."""
+    script = (
+        "import sys\n"
+        "from sarportal.auth import totp\n"
+        "from sarportal.config import Settings\n"
+        "from sarportal.store import Store\n"
+        "store = Store(Settings.from_env())\n"
+        "with store.unit_of_work() as uow:\n"
+        "    user = uow.users.by_email(sys.argv[1])\n"
+        "    hashes = [totp.recovery_code_hash(code) for code in sys.argv[2:]]\n"
+        "    uow.recovery_codes.replace(user.id, hashes)\n"
+        "    uow.commit()\n"
+    )
+    command = [sys.executable, "-c", script, ADMIN, *codes]
+    subprocess.run(command, env=portal.env, check=True, capture_output=True)
 
 
 def test_a_lock_holds_in_every_process_and_after_a_restart(portals: tuple[Portal, Portal]) -> None:
@@ -69,3 +128,27 @@ def test_the_address_budget_is_counted_once_over_every_process(
     ]
     assert answers[:50] == [401] * 50 and answers[50:] == [429, 429], answers
     assert sign_in(first, "viewer@demo.example", PASSWORD).status_code == 429
+
+
+def test_one_totp_code_signs_in_one_of_six_racing_sessions(
+    portals: tuple[Portal, Portal],
+) -> None:
+    sessions = [_at_second_factor(portal) for portal in portals * 3]
+    code = admin_code()
+    answers = _at_once([lambda post=post: post(code) for post in sessions])
+    assert sorted(answers) == [303] + [401] * 5, answers
+
+
+def test_each_recovery_code_is_used_once_however_the_posts_race(
+    portals: tuple[Portal, Portal],
+) -> None:
+    first, second, third = totp.new_recovery_codes()[:3]
+    _give_recovery_codes(portals[0], [first, second, third])
+    sessions = [_at_second_factor(portal) for portal in portals * 3]
+    answers = _at_once([lambda post=post: post(first) for post in sessions])
+    assert sorted(answers) == [303] + [401] * 5, answers
+    pair = [_at_second_factor(portal) for portal in portals]
+    both = _at_once([lambda: pair[0](second), lambda: pair[1](third)])
+    assert both == [303, 303], both
+    later = [_at_second_factor(portals[0])(code) for code in (first, second, third)]
+    assert later == [401, 401, 401], later

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -94,7 +96,7 @@ def test_rotated_secrets_decrypt_after_the_old_key_is_dropped(settings: Settings
         uow.credentials.set(user_id, "client", "secret-before-rotation")
         user = uow.users.get(user_id)
         assert user is not None
-        uow.users.set_totp(user, "JBSWY3DPEHPK3PXP", [])
+        uow.users.set_totp(user, "JBSWY3DPEHPK3PXP")
         uow.commit()
     old.dispose()
     new_key = Fernet.generate_key().decode()
@@ -142,3 +144,32 @@ def test_demo_users_each_role_with_provider_clients(bare_store: Store) -> None:
         "demo-viewer-secret",
     )
     assert bare_store.provider_credentials_for(ids["admin@demo.example"])[0] == "demo-operator"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("secret", ["totp_step", "recovery_code"])
+def test_a_one_time_secret_is_claimed_once_by_racing_transactions(
+    bare_store: Store, secret: str
+) -> None:
+    user_id = _org_and_user(bare_store)
+    with bare_store.unit_of_work() as uow:
+        uow.recovery_codes.replace(user_id, ["s1$salt$digest"])
+        uow.commit()
+        code_id = uow.recovery_codes.unused(user_id)[0].id
+    racers = 6
+    barrier = threading.Barrier(racers)
+
+    def claim() -> bool:
+        with bare_store.unit_of_work() as uow:
+            barrier.wait()
+            if secret == "totp_step":
+                won = uow.users.claim_totp_step(user_id, 57_000_000)
+            else:
+                won = uow.recovery_codes.claim(code_id)
+            uow.commit()
+            return won
+
+    with ThreadPoolExecutor(racers) as pool:
+        wins = list(pool.map(lambda _n: claim(), range(racers)))
+    assert wins.count(True) == 1, wins
+    with bare_store.unit_of_work() as uow:
+        assert len(uow.recovery_codes.unused(user_id)) == (0 if secret == "recovery_code" else 1)

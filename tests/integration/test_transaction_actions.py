@@ -249,7 +249,7 @@ def test_step_up_is_required_after_fifteen_minutes(
     wrong = post_step(
         provider_client, row["id"], "refund", token, intent, "stepup", secret="nope", form=typed
     )
-    assert "That was not right" in wrong.get_data(as_text=True)
+    assert "The password is not correct." in wrong.get_data(as_text=True)
     right = post_step(
         provider_client, row["id"], "refund", token, intent, "stepup", secret=PASSWORD, form=typed
     )

@@ -26,7 +26,7 @@ from sarportal.domain.roles import Role
 from sarportal.store import Store
 from sarportal.store.digest import token_digest
 from sarportal.store.models import ApiToken, AuditEntry, Base
-from tests.fixtures.portal import FakeClock, MadeUser, csrf_token, sign_in
+from tests.fixtures.portal import FakeClock, MadeUser, csrf_token, sign_in, stored_token
 
 SHOWN_TOKEN = re.compile(r'id="new-token" value="(sarp_[^"]+)"')
 
@@ -47,14 +47,6 @@ def _shown_token(response: Any) -> str:
 
 def _api_me(app: Flask, raw: str) -> Any:
     return app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {raw}"})
-
-
-def _stored_token(store: Store, user_id: int, name: str | None = None) -> tuple[str, int]:
-    """A token made straight in the store (as the CLI makes it): the raw value and its id."""
-    with store.unit_of_work() as uow:
-        raw, row = uow.tokens.create(user_id, None, name)
-        uow.commit()
-        return raw, row.id
 
 
 def _token_ids(store: Store, user_id: int) -> list[int]:
@@ -167,7 +159,7 @@ def test_another_users_token_is_not_found_and_keeps_working(
     store: Store,
 ) -> None:
     login_as(Role.ADMIN)  # an admin of the same organisation, even
-    raw, token_id = _stored_token(store, make_user(Role.VIEWER).id, "Colleague's")
+    raw, token_id = stored_token(store, make_user(Role.VIEWER).id, "Colleague's")
     token = csrf_token(client, "/account/tokens")
     assert "Colleague's" not in client.get("/account/tokens").get_data(as_text=True)
     for target in (token_id, 999_999):
@@ -198,7 +190,7 @@ def test_a_personal_token_cannot_manage_tokens(
     app: Flask, make_user: Callable[..., MadeUser], store: Store
 ) -> None:
     user = make_user(Role.ADMIN)
-    raw, token_id = _stored_token(store, user.id)
+    raw, token_id = stored_token(store, user.id)
     auth = {"Authorization": f"Bearer {raw}"}
     bearer = app.test_client()
     # refused like every page is to a token (401), and the token keeps working for the API

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import stat
 from datetime import UTC, datetime, timedelta
@@ -60,13 +61,30 @@ def test_totp_code_is_accepted_once_and_within_one_step_of_drift() -> None:
     assert not totp.check_code(secret, "12345a", now, None).accepted
 
 
-def test_recovery_codes_work_once() -> None:
+def test_recovery_codes_carry_eighty_bits_and_are_stored_salted() -> None:
     codes = totp.new_recovery_codes()
     assert len(set(codes)) == 10
-    stored = [totp.recovery_code_hash(c) for c in codes]
-    remaining = totp.use_recovery_code(stored, codes[3].upper())
-    assert remaining is not None and len(remaining) == 9
-    assert totp.use_recovery_code(remaining, codes[3]) is None
+    for code in codes:
+        symbols = code.replace("-", "")
+        assert len(symbols) == 16 and set(symbols) <= set(totp.RECOVERY_ALPHABET)
+    assert len(totp.RECOVERY_ALPHABET) ** 16 >= 2**80
+    first, second = totp.recovery_code_hash(codes[0]), totp.recovery_code_hash(codes[0])
+    assert first != second and first.startswith("s1$")  # a salt of its own each time
+    assert codes[0].replace("-", "") not in first
+
+
+def test_a_recovery_code_matches_as_typed_and_only_itself() -> None:
+    code = "0123-4567-89ab-cdef"
+    stored = totp.recovery_code_hash(code)
+    assert totp.recovery_code_matches(stored, " o123 4567 89AB CDEF ")  # o read as zero
+    assert not totp.recovery_code_matches(stored, "0123-4567-89ab-cdeg")
+    assert not totp.recovery_code_matches("md5$abc", code)
+
+
+def test_recovery_codes_made_before_salting_still_match() -> None:
+    legacy = "sha256$" + hashlib.sha256(b"abcde23456").hexdigest()
+    assert totp.recovery_code_matches(legacy, "ABCDE-23456")
+    assert not totp.recovery_code_matches(legacy, "abcde-23457")
 
 
 def test_qr_code_is_an_svg_data_uri() -> None:

@@ -7,8 +7,9 @@ Every refusal for a wrong e-mail address, a wrong password or a disabled account
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sarportal.auth import totp
 from sarportal.auth.passwords import Passwords
@@ -75,24 +76,49 @@ class Authenticator:
             refused = self._refused(user.email, ip)
             if refused is not None:
                 return refused
-            secret = uow.users.totp_secret(user)
-            if secret is None:
+            if user.totp_secret_encrypted is None:
                 return self._succeed(uow, user, "password")
-            check = totp.check_code(secret, code, self._store.clock(), user.totp_last_step)
-            if check.accepted:
-                user.totp_last_step = check.step
-                return self._succeed(uow, user, "totp")
-            remaining = totp.use_recovery_code(list(user.recovery_code_hashes), code)
-            if remaining is not None:
-                user.recovery_code_hashes = remaining
-                return self._succeed(uow, user, "recovery_code")
-            return self._fail(uow, user.email, ip, user, "wrong_second_factor")
+            method = self._use_second_factor(uow, user, code)
+            if method is None:
+                return self._fail(uow, user.email, ip, user, "wrong_second_factor")
+            return self._succeed(uow, user, method)
 
     def step_up(self, user_id: int, secret: str, ip: str) -> SignInResult:
-        """Confirm a signed-in user again (before a sensitive action): password or TOTP code.
+        """Confirm a signed-in user again before a sensitive action: with their second factor
+        (a TOTP or recovery code) where one is enrolled, else with their password.
 
-        Failures count towards the same lock as sign-in failures; success renews `last_auth_at`.
-        """
+        Failures count towards the same lock as sign-in failures. Success says nothing about
+        other sessions: the caller renews the freshness of the session that asked."""
+
+        def check(uow: UnitOfWork, user: User) -> str | None:
+            if user.totp_secret_encrypted is not None:
+                return self._use_second_factor(uow, user, secret)
+            return self._password(user, secret)
+
+        return self._confirm(user_id, ip, "auth.step_up", check, audit_success=True)
+
+    def confirm_password(self, user_id: int, password: str, ip: str) -> SignInResult:
+        """Check a signed-in user's current password (before they change it): throttled and
+        audited like a sign-in, so that the form is no oracle for guessing it."""
+        return self._confirm(
+            user_id,
+            ip,
+            "account.password_confirmed",
+            lambda _uow, user: self._password(user, password),
+            audit_success=False,  # the change that follows is audited
+        )
+
+    def _confirm(
+        self,
+        user_id: int,
+        ip: str,
+        action: str,
+        check: Callable[[UnitOfWork, User], str | None],
+        *,
+        audit_success: bool,
+    ) -> SignInResult:
+        """Let `check` prove a signed-in user again (the method it names, or None), counting a
+        failure towards the sign-in lock and auditing it as `action`."""
         with self._store.unit_of_work() as uow:
             user = uow.users.get(user_id)
             if user is None or user.disabled:
@@ -100,45 +126,48 @@ class Authenticator:
             refused = self._refused(user.email, ip)
             if refused is not None:
                 return refused
-            method = None
-            totp_secret = uow.users.totp_secret(user)
-            if totp_secret is not None:
-                check = totp.check_code(
-                    totp_secret, secret, self._store.clock(), user.totp_last_step
+            method = check(uow, user)
+            if method is None or audit_success:
+                uow.audit.record(
+                    action,
+                    outcome="success" if method else "failure",
+                    actor_user_id=user.id,
+                    organisation_id=user.organisation_id,
+                    target_type="user",
+                    target_id=user.id,
+                    details={"method": method} if method else {"reason": "wrong_secret"},
                 )
-                if check.accepted:
-                    user.totp_last_step = check.step
-                    method = "totp"
-            if method is None and self._passwords.verify(user.password_hash, secret):
-                method = "password"
-            details = {"method": method} if method else {"reason": "wrong_secret"}
-            uow.audit.record(
-                "auth.step_up",
-                outcome="success" if method else "failure",
-                actor_user_id=user.id,
-                organisation_id=user.organisation_id,
-                target_type="user",
-                target_id=user.id,
-                details=details,
-            )
             if method is None:
                 locked = self._throttle.record_failure(user.email, ip)
-                uow.commit()
-                if locked:
-                    return SignInResult(
-                        Outcome.LOCKED, retry_after=self._store.settings.lockout_duration
-                    )
-                return SignInResult(Outcome.WRONG_CREDENTIALS)
+                return self._failed(uow, locked, user.organisation_id, user.id)
             self._throttle.record_success(user.email)
-            user.last_auth_at = self._store.clock()
             uow.commit()
             return SignInResult(Outcome.SIGNED_IN, user.id)
 
-    def last_authenticated(self, user_id: int) -> datetime | None:
-        """When the user last proved who they are (sign-in or step-up)."""
-        with self._store.unit_of_work() as uow:
-            user = uow.users.get(user_id)
-            return None if user is None else user.last_auth_at
+    def _password(self, user: User, password: str) -> str | None:
+        return "password" if self._passwords.verify(user.password_hash, password) else None
+
+    def _use_second_factor(self, uow: UnitOfWork, user: User, code: str) -> str | None:
+        """Use `code` as the user's second factor: "totp" or "recovery_code" when it was valid
+        and this request is the one that used it (a compare-and-set in the store), else None."""
+        secret = uow.users.totp_secret(user)
+        if secret is None:
+            return None
+        check = totp.check_code(secret, code, self._store.clock(), user.totp_last_step)
+        if check.accepted and check.step is not None:
+            return self._claimed(uow, "totp", uow.users.claim_totp_step(user.id, check.step))
+        for stored in uow.recovery_codes.unused(user.id):
+            if totp.recovery_code_matches(stored.code_hash, code):
+                return self._claimed(uow, "recovery_code", uow.recovery_codes.claim(stored.id))
+        return None
+
+    @staticmethod
+    def _claimed(uow: UnitOfWork, method: str, won: bool) -> str | None:
+        # The use is made final at once: racing requests wait only this long for the row, and
+        # on SQLite the throttle's counters (written next, on a connection of their own) need
+        # the write lock that the claim's UPDATE holds until its transaction ends.
+        uow.commit()
+        return method if won else None
 
     def _refused(self, email: str, ip: str) -> SignInResult | None:
         if self._throttle.ip_blocked(ip):
@@ -162,6 +191,13 @@ class Authenticator:
             target_id=target_id,
             details={"reason": reason},
         )
+        return self._failed(uow, locked, organisation_id, target_id)
+
+    def _failed(
+        self, uow: UnitOfWork, locked: bool, organisation_id: int | None, target_id: int | None
+    ) -> SignInResult:
+        """Commit a failure (audited by the caller); a failure that locked the account is
+        audited as the lock too."""
         if locked:
             uow.audit.record(
                 "auth.locked",

@@ -1,8 +1,13 @@
-"""TOTP second factor: enrolment, verification that accepts each code once, recovery codes."""
+"""TOTP second factor: enrolment, code checks, recovery codes.
+
+The checks here are pure; that a code (or a time step) is used only once, even by requests
+racing each other, is the store's compare-and-set (`Users.claim_totp_step`,
+`RecoveryCodes.claim`)."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -15,6 +20,11 @@ from sarportal.store.digest import token_digest
 
 ISSUER = "sarportal"
 RECOVERY_CODE_COUNT = 10
+RECOVERY_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford's base32: 5 bits a symbol
+RECOVERY_CODE_LENGTH = 16  # 80 bits
+SALTED = "s1"
+LEGACY = "sha256"  # codes made before migration 0005: unsalted digests, still usable once
+_LOOKALIKES = str.maketrans({"o": "0", "i": "1", "l": "1"})
 
 
 @dataclass(frozen=True)
@@ -57,24 +67,40 @@ def check_code(secret: str, code: str, now: datetime, last_step: int | None) -> 
 
 
 def new_recovery_codes() -> list[str]:
-    """Ten one-time recovery codes, shown to the user once."""
-    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    """Ten one-time recovery codes of 80 random bits each, shown to the user once.
+
+    16 symbols of Crockford's base32 (no i, l, o or u), in groups of four."""
     codes = []
     for _ in range(RECOVERY_CODE_COUNT):
-        raw = "".join(secrets.choice(alphabet) for _ in range(10))
-        codes.append(f"{raw[:5]}-{raw[5:]}")
+        raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
+        codes.append("-".join(raw[i : i + 4] for i in range(0, RECOVERY_CODE_LENGTH, 4)))
     return codes
 
 
+def _normalised(code: str) -> str:
+    """A code as typed, reduced to its symbols: case, spaces and dashes ignored, and the
+    letters people mistake for digits read as those digits (Crockford's rule)."""
+    symbols = "".join(ch for ch in code.lower() if ch.isalnum())
+    return symbols.translate(_LOOKALIKES)
+
+
 def recovery_code_hash(code: str) -> str:
-    """The stored form of a recovery code (case and separators ignored)."""
-    return token_digest("".join(ch for ch in code.lower() if ch.isalnum()))
+    """The stored form of a recovery code: `s1$<salt>$<HMAC-SHA256 of the code by the salt>`."""
+    salt = secrets.token_hex(16)
+    return f"{SALTED}${salt}${_salted_digest(salt, _normalised(code))}"
 
 
-def use_recovery_code(stored: list[str], code: str) -> list[str] | None:
-    """The remaining hashes when `code` is one of `stored`, else None."""
-    wanted = recovery_code_hash(code)
-    for candidate in stored:
-        if hmac.compare_digest(candidate, wanted):
-            return [h for h in stored if h != candidate]
-    return None
+def recovery_code_matches(stored: str, code: str) -> bool:
+    """Whether `code` is the one stored as `stored` (salted, or a digest of an older code)."""
+    scheme, _, rest = stored.partition("$")
+    if scheme == SALTED:
+        salt, _, digest = rest.partition("$")
+        return hmac.compare_digest(_salted_digest(salt, _normalised(code)), digest)
+    if scheme == LEGACY:
+        legacy = token_digest("".join(ch for ch in code.lower() if ch.isalnum()))
+        return hmac.compare_digest(legacy, rest)
+    return False
+
+
+def _salted_digest(salt: str, normalised: str) -> str:
+    return hmac.new(salt.encode("ascii"), normalised.encode("utf-8"), hashlib.sha256).hexdigest()

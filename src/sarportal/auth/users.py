@@ -7,6 +7,7 @@ and writes the audit entry in the same transaction as the change.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
 
 from sarportal.auth import totp
 from sarportal.auth.passwords import Passwords, check_policy
@@ -14,6 +15,9 @@ from sarportal.domain.roles import Role
 from sarportal.store import Store
 from sarportal.store.models import User
 from sarportal.store.uow import UnitOfWork
+
+# Administrators manage users and credentials: they need a second factor whatever the rule says.
+ALWAYS_REQUIRED: Final = frozenset({Role.ADMIN})
 
 
 class UserError(ValueError):
@@ -121,29 +125,32 @@ def accept_invitation(store: Store, passwords: Passwords, token: str, password: 
         return user.id
 
 
+class Ended(NamedTuple):
+    """What a change of credentials ended: other sessions and personal API tokens."""
+
+    sessions: int
+    tokens: int
+
+
 def change_password(
-    store: Store,
-    passwords: Passwords,
-    user_id: int,
-    current: str,
-    new: str,
-    keep_session: str | None,
-) -> int:
-    """Change the user's password and end their other sessions; how many were ended."""
+    store: Store, passwords: Passwords, user_id: int, new: str, keep_session: str | None
+) -> Ended:
+    """Change the user's password (once they have confirmed the current one with
+    `Authenticator.confirm_password`), end their other sessions and revoke their API tokens."""
     with store.unit_of_work() as uow:
         user = _user(uow, user_id)
-        if not passwords.verify(user.password_hash, current):
-            raise UserError("Your current password is not correct.")
         check_policy(new, user.email)
         user.password_hash = passwords.hash(new)
-        ended = uow.sessions.delete_for_user(user.id, keep=keep_session)
+        ended = Ended(
+            uow.sessions.delete_for_user(user.id, keep=keep_session), uow.tokens.revoke_all(user.id)
+        )
         uow.audit.record(
             "account.password_changed",
             actor_user_id=user.id,
             organisation_id=user.organisation_id,
             target_type="user",
             target_id=user.id,
-            details={"sessions_ended": ended},
+            details={"sessions_ended": ended.sessions, "tokens_revoked": ended.tokens},
         )
         uow.commit()
         return ended
@@ -157,8 +164,9 @@ def enrol_totp(store: Store, user_id: int, secret: str, code: str) -> list[str]:
     codes = totp.new_recovery_codes()
     with store.unit_of_work() as uow:
         user = _user(uow, user_id)
-        uow.users.set_totp(user, secret, [totp.recovery_code_hash(code) for code in codes])
+        uow.users.set_totp(user, secret)
         user.totp_last_step = check.step
+        uow.recovery_codes.replace(user.id, [totp.recovery_code_hash(code) for code in codes])
         uow.audit.record(
             "account.totp_enrolled",
             actor_user_id=user.id,
@@ -182,26 +190,35 @@ def change_role(store: Store, actor: Actor, user_id: int, role: Role) -> None:
         uow.commit()
 
 
-def set_disabled(store: Store, actor: Actor, user_id: int, disabled: bool) -> None:
-    """Disable (ending their sessions) or re-enable a user of the actor's organisation."""
+def set_disabled(store: Store, actor: Actor, user_id: int, disabled: bool) -> int:
+    """Disable a user of the actor's organisation, ending their sessions and revoking their API
+    tokens (enabling them again brings neither back), or re-enable them; tokens revoked."""
     if user_id == actor.user_id:
         raise UserError("You cannot disable your own account.")
     with store.unit_of_work() as uow:
         user = _member(uow, actor, user_id)
         user.disabled = disabled
+        revoked = 0
         if disabled:
             uow.sessions.delete_for_user(user.id)
-        _audit(uow, actor, "user.disabled" if disabled else "user.enabled", user, {})
+            revoked = uow.tokens.revoke_all(user.id)
+        action = "user.disabled" if disabled else "user.enabled"
+        _audit(uow, actor, action, user, {"tokens_revoked": revoked} if disabled else {})
         uow.commit()
+        return revoked
 
 
-def reset_second_factor(store: Store, actor: Actor, user_id: int) -> None:
-    """Remove a user's second factor so they can enrol again."""
+def reset_second_factor(store: Store, actor: Actor, user_id: int) -> int:
+    """Remove a user's second factor so they can enrol again; their API tokens, made while it
+    protected the account, are revoked. How many were."""
     with store.unit_of_work() as uow:
         user = _member(uow, actor, user_id)
-        uow.users.set_totp(user, None, [])
-        _audit(uow, actor, "user.totp_reset", user, {})
+        uow.users.set_totp(user, None)
+        uow.recovery_codes.replace(user.id, [])
+        revoked = uow.tokens.revoke_all(user.id)
+        _audit(uow, actor, "user.totp_reset", user, {"tokens_revoked": revoked})
         uow.commit()
+        return revoked
 
 
 def set_provider_credentials(
@@ -218,23 +235,38 @@ def set_provider_credentials(
         uow.commit()
 
 
-def set_required_second_factor(store: Store, actor: Actor, roles: set[Role]) -> None:
-    """Require a second factor of the organisation's users with these roles."""
+def set_required_second_factor(store: Store, actor: Actor, roles: set[Role]) -> int:
+    """Require a second factor of the organisation's users with these roles (administrators
+    always need one). The API tokens of users who now must, but have none, are revoked: they
+    were made without it. How many were."""
+    roles = roles | ALWAYS_REQUIRED
     with store.unit_of_work() as uow:
         organisation = uow.organisations.get(actor.organisation_id)
-        if organisation is None:
+        if organisation is None or actor.role is not Role.ADMIN:
             raise UserError("Your organisation no longer exists.")
         value = ",".join(sorted(role.value for role in roles))
         organisation.require_totp_roles = value
+        revoked = sum(
+            uow.tokens.revoke_all(member.id)
+            for member in uow.users.in_organisation(actor.organisation_id)
+            if Role.parse(member.role) in roles and member.totp_secret_encrypted is None
+        )
         uow.audit.record(
             "organisation.totp_policy_changed",
             actor_user_id=actor.user_id,
             organisation_id=actor.organisation_id,
             target_type="organisation",
             target_id=actor.organisation_id,
-            details={"roles": value},
+            details={"roles": value, "tokens_revoked": revoked},
         )
         uow.commit()
+        return revoked
+
+
+def second_factor_required(role: str, organisation_rule: str | None) -> bool:
+    """Whether a user of `role` must use a second factor under the organisation's rule."""
+    required = {r.value for r in ALWAYS_REQUIRED} | set((organisation_rule or "").split(","))
+    return role in required
 
 
 def _valid_email(email: str) -> str:
@@ -260,7 +292,7 @@ def _member(uow: UnitOfWork, actor: Actor, user_id: int) -> User:
     return user
 
 
-def _audit(uow: UnitOfWork, actor: Actor, action: str, user: User, details: dict[str, str]) -> None:
+def _audit(uow: UnitOfWork, actor: Actor, action: str, user: User, details: dict[str, Any]) -> None:
     uow.audit.record(
         action,
         actor_user_id=actor.user_id,

@@ -80,4 +80,3 @@ class DatabaseCounters:
         with self._engine.begin() as connection:
             result = connection.execute(delete(_table).where(_c.expires_at <= self._clock()))
             return int(result.rowcount)
-

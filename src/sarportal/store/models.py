@@ -70,7 +70,6 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_secret_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
     totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    recovery_code_hashes: Mapped[list[str]] = mapped_column(JSON, default=list)
     locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -78,6 +77,17 @@ class User(Base):
 
 
 Index("ix_users_email_lower", func.lower(User.email), unique=True)
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the second factor; only its salted hash is kept."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(128))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ProviderCredential(Base):

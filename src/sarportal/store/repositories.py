@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from sarportal.config import Clock
@@ -24,6 +24,7 @@ from sarportal.store.models import (
     Invitation,
     Organisation,
     ProviderCredential,
+    RecoveryCode,
     User,
     WebSession,
 )
@@ -108,7 +109,6 @@ class Users:
             password_hash=password_hash,
             role=role,
             disabled=False,
-            recovery_code_hashes=[],
             timezone="Europe/Berlin",
             created_at=self._clock(),
         )
@@ -127,11 +127,24 @@ class Users:
             return None
         return self._box.decrypt(user.totp_secret_encrypted)
 
-    def set_totp(self, user: User, secret: str | None, recovery_code_hashes: list[str]) -> None:
-        """Enrol (or with None, remove) the user's TOTP secret and recovery codes."""
+    def set_totp(self, user: User, secret: str | None) -> None:
+        """Enrol (or with None, remove) the user's TOTP secret."""
         user.totp_secret_encrypted = None if secret is None else self._box.encrypt(secret)
         user.totp_last_step = None
-        user.recovery_code_hashes = recovery_code_hashes
+
+    def claim_totp_step(self, user_id: int, step: int) -> bool:
+        """Record that the code of time step `step` has been used, unless it (or a later one)
+        was already: an atomic compare-and-set, so of requests racing with one code, one wins."""
+        claim = (
+            update(User)
+            .where(
+                User.id == user_id,
+                or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(self._session.execute(claim).rowcount)  # type: ignore[attr-defined]
 
     def rotate_secrets(self) -> int:
         """Re-encrypt every TOTP secret under the newest key; the number re-encrypted."""
@@ -143,6 +156,36 @@ class Users:
             user.totp_secret_encrypted = self._box.rotate(user.totp_secret_encrypted)
             count += 1
         return count
+
+
+class RecoveryCodes:
+    """Each user's one-time recovery codes, stored as salted hashes, each used at most once."""
+
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def replace(self, user_id: int, code_hashes: Sequence[str]) -> None:
+        """Give the user these codes instead of any they had."""
+        self._session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+        self._session.add_all(RecoveryCode(user_id=user_id, code_hash=h) for h in code_hashes)
+
+    def unused(self, user_id: int) -> Sequence[RecoveryCode]:
+        """The user's codes that have not been used."""
+        query = select(RecoveryCode).where(
+            RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
+        )
+        return self._session.scalars(query).all()
+
+    def claim(self, code_id: int) -> bool:
+        """Mark the code used, unless it already was: an atomic compare-and-set."""
+        claim = (
+            update(RecoveryCode)
+            .where(RecoveryCode.id == code_id, RecoveryCode.used_at.is_(None))
+            .values(used_at=self._clock())
+            .execution_options(synchronize_session=False)
+        )
+        return bool(self._session.execute(claim).rowcount)  # type: ignore[attr-defined]
 
 
 class Credentials:
@@ -233,6 +276,17 @@ class Tokens:
         """The token with this id when it belongs to the user (revoked or not), else None."""
         row = self._session.get(ApiToken, token_id)
         return row if row is not None and row.user_id == user_id else None
+
+    def revoke_all(self, user_id: int) -> int:
+        """Revoke every live token of the user; how many were live."""
+        query = (
+            update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .where((ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > self._clock()))
+            .values(revoked_at=self._clock())
+            .execution_options(synchronize_session=False)
+        )
+        return int(self._session.execute(query).rowcount)  # type: ignore[attr-defined]
 
     def revoke(self, token_id: int, user_id: int) -> bool:
         """Revoke the user's token; False when the user has no such live token."""

@@ -13,6 +13,7 @@ from sarportal.store.repositories import (
     Credentials,
     Invitations,
     Organisations,
+    RecoveryCodes,
     Sessions,
     Tokens,
     Users,
@@ -24,6 +25,7 @@ class UnitOfWork:
 
     organisations: Organisations
     users: Users
+    recovery_codes: RecoveryCodes
     credentials: Credentials
     tokens: Tokens
     sessions: Sessions
@@ -41,6 +43,7 @@ class UnitOfWork:
         self._session = session
         self.organisations = Organisations(session, self.clock)
         self.users = Users(session, self.box, self.clock)
+        self.recovery_codes = RecoveryCodes(session, self.clock)
         self.credentials = Credentials(session, self.box, self.clock)
         self.tokens = Tokens(session, self.clock)
         self.sessions = Sessions(session)

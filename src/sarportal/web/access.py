@@ -15,6 +15,7 @@ from flask import Flask, abort, current_app, flash, g, redirect, request, sessio
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from sarportal.auth.users import second_factor_required
 from sarportal.domain.roles import Role
 from sarportal.store.accounts import Account
 from sarportal.web.services import portal
@@ -87,7 +88,6 @@ def current_user(account: Account | None, *, via_token: bool) -> CurrentUser | N
     """The account as a CurrentUser, or None when there is none or it is disabled."""
     if account is None or account.disabled:
         return None
-    required = set((account.require_totp_roles or "").split(","))
     enrolled = account.has_second_factor
     return CurrentUser(
         id=account.user_id,
@@ -99,7 +99,8 @@ def current_user(account: Account | None, *, via_token: bool) -> CurrentUser | N
         locale=account.locale,
         timezone=account.timezone,
         has_second_factor=enrolled,
-        must_enrol_second_factor=not enrolled and account.role in required and not via_token,
+        must_enrol_second_factor=not enrolled
+        and second_factor_required(account.role, account.require_totp_roles),
         via_token=via_token,
     )
 
@@ -167,6 +168,18 @@ def enforce() -> Response | None:
             flash(_("Your session has expired. Please sign in again."), "warning")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if user.must_enrol_second_factor and not rule.allow_pending_enrolment:
+        if wants_json():
+            from sarportal.web.errors import error_response
+
+            return error_response(
+                403,
+                code="second_factor_required",
+                title=_("Second factor required"),
+                detail=_(
+                    "Your organisation requires a second factor for your role. Set it up on "
+                    "your account page in the portal; until then the API refuses your requests."
+                ),
+            )
         flash(
             _("Your organisation requires a second factor. Please set it up to continue."),
             "warning",

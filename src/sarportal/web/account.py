@@ -16,10 +16,12 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from sarportal.auth import totp
-from sarportal.auth.passwords import PasswordPolicyError
+from sarportal.auth.passwords import PasswordPolicyError, check_policy
+from sarportal.auth.signin import Outcome
 from sarportal.auth.tokens import UnknownToken, create_token, revoke_token, token_state
 from sarportal.auth.users import UserError, change_password, enrol_totp
 from sarportal.domain.roles import Role
@@ -33,6 +35,8 @@ from sarportal.web.forms import (
     EnrolSecondFactorForm,
 )
 from sarportal.web.services import portal
+from sarportal.web.sessions import server_session
+from sarportal.web.stepup import step_up_required
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -104,28 +108,49 @@ def end_session(key: str) -> Response:
 @bp.post("/password")
 @requires(Role.VIEWER, allow_pending_enrolment=True)
 def password() -> Response | tuple[str, int]:
-    """Change the password; every other session of the user ends."""
+    """Change the password; every other session of the user ends, every API token is revoked.
+
+    The current password is checked like a sign-in: wrong ones count towards the lock and are
+    audited."""
     form = ChangePasswordForm()
     if not form.validate():
         return _render_index(form, 400)
+    services = portal()
+    me = _me()
     try:
-        ended = change_password(
-            portal().store,
-            portal().passwords,
-            _me().id,
-            form.current.data or "",
-            form.password.data or "",
-            keep_session=getattr(session, "id_hash", None),
-        )
-    except (PasswordPolicyError, UserError) as exc:
+        check_policy(form.password.data or "", me.email)
+    except PasswordPolicyError as exc:
         form.password.errors = [_(str(exc))]
         return _render_index(form, 400)
-    flash(_("Your password has been changed. %(n)s other sessions were ended.", n=ended), "success")
+    checked = services.authenticator.confirm_password(
+        me.id, form.current.data or "", request.remote_addr or ""
+    )
+    if checked.outcome is not Outcome.SIGNED_IN:
+        locked = checked.outcome in (Outcome.LOCKED, Outcome.IP_BLOCKED)
+        form.current.errors = [
+            _("Too many wrong attempts. Please wait a while before you try again.")
+            if locked
+            else _("Your current password is not correct.")
+        ]
+        return _render_index(form, 429 if locked else 400)
+    ended = change_password(
+        services.store,
+        services.passwords,
+        me.id,
+        form.password.data or "",
+        keep_session=getattr(session, "id_hash", None),
+    )
+    server_session().confirm(services.settings.clock())
+    message = _(
+        "Your password has been changed. %(n)s other sessions were ended.", n=ended.sessions
+    )
+    flash(message + revoked_tokens_sentence(ended.tokens), "success")
     return redirect(url_for("account.index"), code=303)
 
 
 @bp.route("/second-factor", methods=["GET", "POST"])
 @requires(Role.VIEWER, allow_pending_enrolment=True)
+@step_up_required
 def second_factor() -> Response | tuple[str, int] | str:
     """Set up the authenticator app: QR code, a first code, then recovery codes shown once."""
     me = _me()
@@ -197,6 +222,7 @@ def tokens() -> tuple[str, int]:
 
 @bp.post("/tokens")
 @requires(Role.VIEWER)
+@step_up_required
 def create_api_token() -> Response | tuple[str, int]:
     """Make a token and show it this once; it is never put into a URL, the session or a log."""
     form = ApiTokenForm()
@@ -239,6 +265,15 @@ def _enrolment_secret() -> str | None:
         return portal().store.box.decrypt(sealed)
     except SecretDecryptionError:  # sealed under a key that is gone: start again
         return None
+
+
+def revoked_tokens_sentence(revoked: int) -> str:
+    """ " N API tokens were revoked." when a change revoked any, else nothing."""
+    if not revoked:
+        return ""
+    return " " + str(
+        ngettext("%(num)s API token was revoked.", "%(num)s API tokens were revoked.", revoked)
+    )
 
 
 def remember_language(_sender: object, locale: str, **_extra: object) -> None:

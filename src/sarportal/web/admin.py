@@ -13,6 +13,7 @@ from sarportal.auth import users
 from sarportal.auth.users import Actor, UnknownUser, UserError
 from sarportal.domain.roles import Role
 from sarportal.web.access import CurrentUser, requires
+from sarportal.web.account import revoked_tokens_sentence
 from sarportal.web.forms import (
     ActionForm,
     CredentialsForm,
@@ -21,6 +22,7 @@ from sarportal.web.forms import (
     SecondFactorPolicyForm,
 )
 from sarportal.web.services import portal
+from sarportal.web.stepup import step_up_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -78,6 +80,7 @@ def users_page() -> tuple[str, int]:
 
 @bp.post("/users/invite")
 @requires(Role.ADMIN)
+@step_up_required
 def invite() -> Response | tuple[str, int] | str:
     """Create a one-time invitation link and show it once."""
     form = InviteForm()
@@ -95,21 +98,26 @@ def invite() -> Response | tuple[str, int] | str:
     return render_template("admin/invited.html", link=link, email=form.email.data, hours=hours)
 
 
-def _change(form: FlaskForm, apply: Callable[[], None], done: str) -> Response | tuple[str, int]:
+def _change(
+    form: FlaskForm, apply: Callable[[], int | None], done: str
+) -> Response | tuple[str, int]:
+    """Apply a change once the form is valid, and tell the admin `done` and how many API tokens
+    the change revoked (what `apply` returns, for the changes that revoke any)."""
     if not form.validate():
         flash(_("The form was incomplete. Nothing was changed."), "danger")
         return _render_users(400)
     try:
-        apply()
+        revoked = apply()
     except (UserError, ValueError) as exc:
         flash(_(str(exc)), "danger")
         return _render_users(404 if isinstance(exc, UnknownUser) else 400)
-    flash(done, "success")
+    flash(done + revoked_tokens_sentence(revoked or 0), "success")
     return redirect(url_for("admin.users"), code=303)
 
 
 @bp.post("/users/<int:user_id>/role")
 @requires(Role.ADMIN)
+@step_up_required
 def change_role(user_id: int) -> Response | tuple[str, int]:
     """Give a user another role."""
     form = RoleForm()
@@ -122,6 +130,7 @@ def change_role(user_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/users/<int:user_id>/credentials")
 @requires(Role.ADMIN)
+@step_up_required
 def set_credentials(user_id: int) -> Response | tuple[str, int]:
     """Set or replace a user's provider credentials (the secret is write-only)."""
     form = CredentialsForm()
@@ -140,28 +149,31 @@ def set_credentials(user_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/users/<int:user_id>/disable")
 @requires(Role.ADMIN)
+@step_up_required
 def disable(user_id: int) -> Response | tuple[str, int]:
-    """Disable a user; their sessions end."""
+    """Disable a user: their sessions end and their API tokens are revoked."""
     return _change(
         ActionForm(),
         lambda: users.set_disabled(portal().store, _actor(), user_id, True),
-        _("The user has been disabled."),
+        _("The user has been disabled; their sessions have ended."),
     )
 
 
 @bp.post("/users/<int:user_id>/enable")
 @requires(Role.ADMIN)
+@step_up_required
 def enable(user_id: int) -> Response | tuple[str, int]:
-    """Enable a disabled user again."""
+    """Enable a disabled user again (the tokens revoked on disabling stay revoked)."""
     return _change(
         ActionForm(),
         lambda: users.set_disabled(portal().store, _actor(), user_id, False),
-        _("The user has been enabled."),
+        _("The user has been enabled. API tokens revoked when they were disabled stay revoked."),
     )
 
 
 @bp.post("/users/<int:user_id>/reset-second-factor")
 @requires(Role.ADMIN)
+@step_up_required
 def reset_second_factor(user_id: int) -> Response | tuple[str, int]:
     """Remove a user's second factor so they can set it up again."""
     return _change(
@@ -173,6 +185,7 @@ def reset_second_factor(user_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/second-factor-policy")
 @requires(Role.ADMIN)
+@step_up_required
 def second_factor_policy() -> Response | tuple[str, int]:
     """Choose which roles must use a second factor."""
     form = SecondFactorPolicyForm()

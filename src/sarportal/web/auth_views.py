@@ -16,19 +16,12 @@ from sarportal.web.access import public
 from sarportal.web.forms import NewPasswordForm, SecondFactorForm, SignInForm
 from sarportal.web.frontend import safe_next
 from sarportal.web.services import portal
-from sarportal.web.sessions import ServerSession
+from sarportal.web.sessions import server_session
 
 bp = Blueprint("auth", __name__)
 
 PENDING = "pending_second_factor"
 PENDING_SECONDS = 300
-
-
-def _server_session() -> ServerSession:
-    current: Any = session
-    if not isinstance(current, ServerSession):
-        raise RuntimeError("server-side sessions are not installed")
-    return current
 
 
 def _client_ip() -> str:
@@ -86,7 +79,7 @@ def second_factor() -> Response | tuple[str, int] | str:
 
 def _finish(result: SignInResult, target: str | None, template: str, form: Any) -> Response:
     if result.outcome is Outcome.SIGNED_IN and result.user_id is not None:
-        _server_session().sign_in(result.user_id)
+        server_session().sign_in(result.user_id, portal().settings.clock())
         _purge_stale_sessions()
         return redirect(target or url_for("pages.index"), code=303)
     headers: dict[str, str] = {}
@@ -139,7 +132,7 @@ def logout() -> Response:
                 target_id=g.user.id,
             )
             uow.commit()
-    _server_session().end()
+    server_session().end()
     return redirect(url_for("auth.login", signed_out=1), code=303)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, Request, Response
@@ -26,6 +26,7 @@ from sarportal.web.services import EXTENSION, Portal
 log = logging.getLogger("sarportal.web")
 
 TOUCH_INTERVAL = timedelta(seconds=15)
+AUTHENTICATED_AT = "authenticated_at"
 BROWSERS = (
     ("Edg/", "Edge"),
     ("OPR/", "Opera"),
@@ -81,12 +82,24 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         """The digest under which this session is stored, once it has an id."""
         return None if self.sid is None else token_digest(self.sid)
 
-    def sign_in(self, user_id: int) -> None:
-        """Bind the session to `user_id` under a new id, dropping all earlier data."""
+    def sign_in(self, user_id: int, now: datetime) -> None:
+        """Bind the session to `user_id` under a new id, dropping all earlier data; the user
+        has just proved who they are (`now`)."""
         self.clear()
         self.user_id = user_id
         self.regenerate = True
         self.modified = True
+        self.confirm(now)
+
+    def confirm(self, now: datetime) -> None:
+        """Note that the user proved who they are in this session at `now` (sign-in, step-up)."""
+        self[AUTHENTICATED_AT] = now.timestamp()
+
+    @property
+    def authenticated_at(self) -> datetime | None:
+        """When the user last proved who they are in this session (other sessions don't count)."""
+        value = self.get(AUTHENTICATED_AT)
+        return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
 
     def end(self) -> None:
         """Delete the session on the server and in the browser."""
@@ -228,6 +241,16 @@ def ip_prefix(address: str | None) -> str:
         return ""
     prefix = 24 if ip.version == 4 else 48
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def server_session() -> ServerSession:
+    """This request's session (server-side sessions are installed by `install`)."""
+    from flask import session
+
+    current: Any = session
+    if not isinstance(current, ServerSession):
+        raise RuntimeError("server-side sessions are not installed")
+    return current
 
 
 def install(app: Flask) -> None:

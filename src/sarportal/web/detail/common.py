@@ -6,7 +6,9 @@ from flask import g, request
 
 from sarportal.actions import Actor
 from sarportal.web.access import CurrentUser
-from sarportal.web.services import portal
+from sarportal.web.stepup import needs_step_up
+
+__all__ = ["actor", "is_htmx", "needs_step_up"]
 
 
 def is_htmx() -> bool:
@@ -18,10 +20,3 @@ def actor() -> Actor:
     """The signed-in user as the audit log names them."""
     user: CurrentUser = g.user
     return Actor(user_id=user.id, organisation_id=user.organisation_id)
-
-
-def needs_step_up() -> bool:
-    """Whether the signed-in user last proved who they are too long ago for an action."""
-    services = portal()
-    last = services.authenticator.last_authenticated(g.user.id)
-    return last is None or services.settings.clock() - last > services.settings.step_up_after

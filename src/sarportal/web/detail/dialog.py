@@ -29,7 +29,6 @@ from sarportal.actions import (
     provider_key,
     summary_of,
 )
-from sarportal.auth.signin import Outcome as SignInOutcome
 from sarportal.domain.actions import (
     ActionKind,
     Amounts,
@@ -59,6 +58,7 @@ from sarportal.web.formats import format_number
 from sarportal.web.frontend import current_locale
 from sarportal.web.provider_access import provider_session
 from sarportal.web.services import portal
+from sarportal.web.stepup import confirm
 
 SALT: Final = "sarportal.transaction-action"
 INTENT_MAX_AGE: Final = 23 * 3600  # under the provider's 24 h replay window
@@ -265,16 +265,10 @@ def act(tx_id: str, kind: str) -> Response:
 
 
 def _step_up(opened: Opened, entry: Entry, checked: Checked) -> Response:
-    services = portal()
-    secret = request.form.get("secret", "")[:1024]
-    result = services.authenticator.step_up(g.user.id, secret, request.remote_addr or "")
-    if result.outcome is SignInOutcome.SIGNED_IN:
+    refusal = confirm(request.form.get("secret", ""))
+    if refusal is None:
         return _render("confirm", opened, entry, checked=checked)
-    if result.outcome in (SignInOutcome.LOCKED, SignInOutcome.IP_BLOCKED):
-        error = _("Too many wrong attempts. Please wait a while before you try again.")
-    else:
-        error = _("That was not right. Please try again.")
-    return _render("stepup", opened, entry, checked=checked, error=error)
+    return _render("stepup", opened, entry, checked=checked, error=refusal.message)
 
 
 def _perform(opened: Opened, entry: Entry, checked: Checked) -> Response:
