@@ -74,6 +74,9 @@ def test_no_credentials_is_401_problem_json(provider_app: Flask) -> None:
         ("dunning_level=9", "dunning_level"),
         ("created_from=yesterday", "created_from"),
         ("created_from=2025-01-01T00:00:00", "created_from"),  # no offset
+        ("created_from=0", "created_from"),  # not Unix seconds: RFC 3339 only
+        ("created_to=1700000000", "created_to"),
+        ("created_from=1.5e9", "created_from"),
         ("created_from=2025-02-01T00:00:00Z&created_to=2025-01-01T00:00:00Z", "created_to"),
         ("amount_min=500&amount_max=100", "amount_max"),
         ("amount_min=-1", "amount_min"),

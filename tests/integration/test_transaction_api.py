@@ -124,6 +124,28 @@ def test_invalid_bodies_are_problems_and_change_nothing(
     assert audit_rows(provider_app, row["id"]) == []
 
 
+def test_an_amount_that_is_not_a_json_integer_is_a_422_naming_it_and_changes_nothing(
+    provider_app: Flask,
+    provider_token: Callable[..., str],
+    fresh_rows: RowPicker,
+    sandbox: SandboxHandle,
+) -> None:
+    row = fresh_rows.take("captured")
+    client = provider_app.test_client()
+    headers = _bearer(provider_token(Role.OPERATOR))
+    for kind, extra in (("refunds", {"reason": "x"}), ("captures", {})):
+        path = f"/api/v1/transactions/{row['id']}/{kind}"
+        for amount in ("100", "1e1", "4.0", 1.0, True, 1.5, "x", None, [1]):
+            response = client.post(path, json={"amount": amount, **extra}, headers=headers)
+            assert response.status_code == 422, (kind, amount)
+            problem = response.get_json()
+            assert (problem["code"], problem["param"]) == ("invalid_request", "amount"), amount
+            assert "JSON integer" in problem["detail"] and str(amount) not in problem["detail"]
+    after = truth(sandbox, row["id"])
+    assert (after["refunded_amount"], after["captured_amount"]) == (0, row["captured_amount"])
+    assert audit_rows(provider_app, row["id"]) == []
+
+
 def test_viewer_token_is_refused(
     provider_app: Flask,
     provider_token: Callable[..., str],

@@ -7,11 +7,13 @@ repeatable categories) plus `limit` and `cursor`, and answers `{data, has_more, 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
-from flask import Blueprint
+from flask import Blueprint, request
 
 from sarportal.domain.roles import Role
 from sarportal.provider.errors import ProviderInvalidRequest
@@ -37,6 +39,26 @@ Country = Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$", description="ISO 316
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 DunningLevel = Annotated[int, msgspec.Meta(ge=0, le=4)]
 Minor = Annotated[int, msgspec.Meta(ge=0, le=10**12, description="Minor units (cents).")]
+
+
+# RFC 3339 date-times only: the lax conversion that query strings need would otherwise read a
+# bare number ("0", "1700000000") as Unix seconds, a filter nobody asked for.
+RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+TIME_PARAMS: Final = ("created_from", "created_to")
+
+
+def require_rfc3339(args: Mapping[str, str]) -> None:
+    """Refuse a time parameter that is not an RFC 3339 date-time with an offset."""
+    for name in TIME_PARAMS:
+        value = args.get(name)
+        if value is not None and not RFC3339.fullmatch(value):
+            raise InvalidParameter(
+                name,
+                f"The parameter `{name}` must be an RFC 3339 date-time with an offset, "
+                "such as 2025-03-01T00:00:00Z.",
+            )
 
 
 class ProviderFilters(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -84,6 +106,7 @@ def list_transactions(query: TransactionListQuery) -> TransactionList:
     The merchant's transactions matching every given filter, newest first unless
     `order=created_asc`. A `cursor` is valid only with the filters and `order` it was issued for.
     """
+    require_rfc3339(request.args)
     if query.created_from and query.created_to and query.created_from >= query.created_to:
         raise InvalidParameter("created_to", "`created_to` must be later than `created_from`.")
     low, high = query.amount_min, query.amount_max

@@ -15,7 +15,7 @@ import copy
 import re
 import threading
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Final, Union, get_args, get_origin
 
 import msgspec
 from flask import Blueprint, Flask, current_app, jsonify, render_template
@@ -52,10 +52,36 @@ class Problem(msgspec.Struct, frozen=True):
 class InvalidParameter(Exception):
     """A request parameter (query, body field or header) is missing or malformed."""
 
-    def __init__(self, param: str | None, detail: str) -> None:
+    def __init__(self, param: str | None, detail: str, status: int = 400) -> None:
         super().__init__(detail)
         self.param = param
         self.detail = detail
+        self.status = status
+
+
+# Body fields in minor units: a JSON integer and nothing else. The lax conversion that query
+# strings need would read "100", "1e1", "4.0" or 1.0 as an amount; guessing what was meant could
+# move the wrong sum, so anything but an integer there is a 422 naming the field.
+MINOR_UNIT_FIELDS: Final = frozenset({"amount"})
+
+
+def not_minor_units(param: str) -> InvalidParameter:
+    """The answer for a minor-units field that is not a JSON integer."""
+    return InvalidParameter(
+        param,
+        f"The parameter `{param}` must be a whole number of minor units written as a JSON "
+        "integer (such as 1250 for 12.50), not a string, a decimal number or a boolean.",
+        status=422,
+    )
+
+
+def require_minor_units(body: object) -> None:
+    """Refuse a JSON body whose minor-units fields are present but not JSON integers."""
+    if not isinstance(body, dict):
+        return
+    for name in MINOR_UNIT_FIELDS & body.keys():
+        if type(body[name]) is not int:  # bool is an int subclass: refused too
+            raise not_minor_units(name)
 
 
 def problem(status: int, *, code: str, detail: str, param: str | None = None) -> Response:
@@ -87,6 +113,8 @@ def _before(
     param = location[0] if location else (named.group(1) if named else None)
     # msgspec quotes rejected values ('…'); they are the caller's input, so they are not echoed.
     reason = _QUOTED.sub("", str(found.get("msg", message)))
+    if param in MINOR_UNIT_FIELDS and reason.startswith("Expected `int`,"):
+        raise not_minor_units(param)
     if param is None:
         raise InvalidParameter(None, f"The request is invalid: {reason}.")
     raise InvalidParameter(param, f"The parameter `{param}` is invalid: {reason}.")
@@ -257,7 +285,7 @@ def _operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _invalid_parameter(error: InvalidParameter) -> Response:
-    return problem(400, code="invalid_request", detail=error.detail, param=error.param)
+    return problem(error.status, code="invalid_request", detail=error.detail, param=error.param)
 
 
 def init_app(app: Flask) -> None:

@@ -31,7 +31,14 @@ from sarportal.domain.actions import ActionKind
 from sarportal.domain.roles import Role
 from sarportal.provider.models import TransactionDetail, TransactionSummary
 from sarportal.web.access import CurrentUser, requires
-from sarportal.web.apidoc import InvalidParameter, Problem, SpecResponse, problem, spec
+from sarportal.web.apidoc import (
+    InvalidParameter,
+    Problem,
+    SpecResponse,
+    problem,
+    require_minor_units,
+    spec,
+)
 from sarportal.web.detail.common import actor, needs_step_up
 from sarportal.web.detail.messages import failure_sentence
 from sarportal.web.provider_access import provider_session
@@ -162,8 +169,10 @@ def cancel(tx_id: str, json: CancellationRequest, headers: ActionHeaders) -> Cre
 def _require_body(body: object) -> None:
     """Spectree passes no body for a request that is not JSON, and reads a JSON body that is
     not an object (`""`, `null`, `[]`, broken JSON) as `{}`; refuse both instead of acting."""
-    if body is None or not isinstance(request.get_json(silent=True), dict):
+    raw = request.get_json(silent=True)
+    if body is None or not isinstance(raw, dict):
         raise InvalidParameter("body", "The body must be a JSON object (application/json).")
+    require_minor_units(raw)
 
 
 def _act(
