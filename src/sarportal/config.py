@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -49,6 +50,7 @@ class Settings:
     instance_dir: Path
     log_dir: Path | None = None
     redis_url: str | None = None
+    public_url: str | None = None
     provider_url: str | None = None
     provider_ca_bundle: Path | None = None
     provider_client_cert: Path | None = None
@@ -90,8 +92,12 @@ class Settings:
         keys = tuple(
             k.strip() for k in env.get("SARPORTAL_ENCRYPTION_KEYS", "").split(",") if k.strip()
         )
+        redis_url = env.get("SARPORTAL_REDIS_URL", "").strip() or None
+        public_url = _public_url(env.get("SARPORTAL_PUBLIC_URL", ""))
         if production:
-            _refuse_weak_production(database_url, secret_key, keys, cookie_secure)
+            _refuse_weak_production(
+                database_url, secret_key, keys, cookie_secure, redis_url, public_url
+            )
         if not database_url or not secret_key or not keys:
             instance_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not database_url:
@@ -109,7 +115,8 @@ class Settings:
             encryption_keys=keys,
             instance_dir=instance_dir,
             log_dir=_path(env.get("SARPORTAL_LOG_DIR")),
-            redis_url=env.get("SARPORTAL_REDIS_URL") or None,
+            redis_url=redis_url,
+            public_url=public_url,
             provider_url=env.get("SARPORTAL_PROVIDER_URL") or None,
             provider_ca_bundle=_path(env.get("SARPORTAL_PROVIDER_CA_BUNDLE")),
             provider_client_cert=_path(env.get("SARPORTAL_PROVIDER_CLIENT_CERT")),
@@ -119,7 +126,12 @@ class Settings:
 
 
 def _refuse_weak_production(
-    database_url: str, secret_key: str, keys: tuple[str, ...], cookie_secure: bool
+    database_url: str,
+    secret_key: str,
+    keys: tuple[str, ...],
+    cookie_secure: bool,
+    redis_url: str | None,
+    public_url: str | None,
 ) -> None:
     problems = []
     if not secret_key:
@@ -130,6 +142,12 @@ def _refuse_weak_production(
         problems.append("SARPORTAL_DATABASE_URL must name a PostgreSQL database")
     if not cookie_secure:
         problems.append("SARPORTAL_COOKIE_SECURE must not be disabled")
+    if not redis_url:
+        problems.append(
+            "SARPORTAL_REDIS_URL is unset (statistics jobs would live in one web process)"
+        )
+    if not public_url or not public_url.startswith("https://"):
+        problems.append("SARPORTAL_PUBLIC_URL must be the portal's https:// address")
     if problems:
         raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
 
@@ -156,6 +174,20 @@ def _instance_secret(path: Path, fresh: str) -> str:
         handle.write(fresh + "\n")
     log.warning("generated %s (mode 0600); set it in the environment for production", path)
     return fresh
+
+
+def _public_url(value: str) -> str | None:
+    """The portal's address as users reach it (for links sent to them), without a trailing
+    slash; None when unset."""
+    value = value.strip().rstrip("/")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in {"https", "http"} or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigurationError(
+            "SARPORTAL_PUBLIC_URL must be an absolute address such as https://portal.example.com"
+        )
+    return value
 
 
 def _flag(value: str | None, *, default: bool) -> bool:

@@ -67,6 +67,7 @@ def demo(port: int, transactions: int, state_dir: Path, sandbox_port: int) -> No
                 "SARPORTAL_PROVIDER_URL": sandbox_url,
                 "SARPORTAL_PROVIDER_CA_BUNDLE": str(sandbox_dir / "ca.pem"),
                 "SARPORTAL_COOKIE_SECURE": "0",  # plain HTTP on loopback only
+                "SARPORTAL_PUBLIC_URL": f"http://127.0.0.1:{port}",  # for invitation links
             }
         )
         for name in ("SARPORTAL_DATABASE_URL", "SARPORTAL_REDIS_URL", "SARPORTAL_ENV"):

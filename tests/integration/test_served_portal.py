@@ -152,3 +152,79 @@ def test_each_recovery_code_is_used_once_however_the_posts_race(
     assert both == [303, 303], both
     later = [_at_second_factor(portals[0])(code) for code in (first, second, third)]
     assert later == [401, 401, 401], later
+
+
+def _invitation(portal: Portal, email: str) -> str:
+    """A new invitation of the demo admin's organisation, made in the portal's store; its
+    raw token (what the link carries)."""
+    script = (
+        "import sys\n"
+        "from datetime import timedelta\n"
+        "from sarportal.config import Settings\n"
+        "from sarportal.store import Store\n"
+        "store = Store(Settings.from_env())\n"
+        "with store.unit_of_work() as uow:\n"
+        "    admin = uow.users.by_email(sys.argv[1])\n"
+        "    token, _row = uow.invitations.create(\n"
+        "        organisation_id=admin.organisation_id, email=sys.argv[2], role='operator',\n"
+        "        invited_by=admin.id, expires_at=store.clock() + timedelta(hours=1))\n"
+        "    uow.commit()\n"
+        "print(token)\n"
+    )
+    command = [sys.executable, "-c", script, ADMIN, email]
+    done = subprocess.run(command, env=portal.env, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def _at_invitation(portal: Portal, token: str, password: str) -> Callable[[], int]:
+    """A new browser on the invitation's page: a function that submits the chosen password
+    there and answers the status (and, for a refusal, checks that the page says why)."""
+    browser = httpx.Client(base_url=portal.url, timeout=30)
+    form = {
+        "password": password,
+        "confirm": password,
+        "csrf_token": _csrf(browser, f"/invite/{token}"),
+    }
+
+    def post() -> int:
+        try:
+            answer = browser.post(f"/invite/{token}", data=form)
+            if answer.status_code == 400:
+                assert "This invitation link is invalid, used or expired." in answer.text
+            return answer.status_code
+        finally:
+            browser.close()
+
+    return post
+
+
+def test_one_invitation_accepted_four_times_at_once_makes_one_account(
+    portals: tuple[Portal, Portal],
+) -> None:
+    token = _invitation(portals[0], "racer@demo.example")
+    password = "Wettlauf-Gewinner-42-Ziel"
+    posts = [_at_invitation(portal, token, password) for portal in portals * 2]
+    answers = _at_once(posts)
+    assert sorted(answers) == [303, 400, 400, 400], answers
+    assert sign_in(portals[1], "racer@demo.example", password).status_code == 303
+    assert httpx.get(f"{portals[0].url}/invite/{token}", timeout=30).status_code == 404
+
+
+def test_no_log_line_holds_a_secret_of_a_link_a_password_or_a_token(tmp_path: Path) -> None:
+    with running_portal(tmp_path) as portal:
+        token = _invitation(portal, "logged@demo.example")
+        password = "Geheimes-Passwort-77-Log"
+        assert _at_invitation(portal, token, password)() == 303
+        assert sign_in(portal, "logged@demo.example", password).status_code == 303
+        assert httpx.get(f"{portal.url}/invite/{token}x", timeout=30).status_code == 404
+        assert (
+            httpx.get(f"{portal.url}/nowhere/{token}?next={token}", timeout=30).status_code == 404
+        )
+    logs = {path.name: path.read_text() for path in (tmp_path / "logs").iterdir()}
+    logs["output"] = portal.log.read_text()
+    access = logs["access.log"]
+    assert '"GET /invite/<token>" 200' in access and '"POST /invite/<token>" 303' in access, access
+    assert '"GET /invite/<token>" 404' in access and '"GET /nowhere/…" 404' in access, access
+    for name, text in logs.items():
+        for secret in (token, password):
+            assert secret not in text, f"{name} holds a secret"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -146,13 +147,22 @@ def test_demo_users_each_role_with_provider_clients(bare_store: Store) -> None:
     assert bare_store.provider_credentials_for(ids["admin@demo.example"])[0] == "demo-operator"  # type: ignore[index]
 
 
-@pytest.mark.parametrize("secret", ["totp_step", "recovery_code"])
+@pytest.mark.parametrize("secret", ["totp_step", "recovery_code", "invitation"])
 def test_a_one_time_secret_is_claimed_once_by_racing_transactions(
     bare_store: Store, secret: str
 ) -> None:
     user_id = _org_and_user(bare_store)
     with bare_store.unit_of_work() as uow:
         uow.recovery_codes.replace(user_id, ["s1$salt$digest"])
+        user = uow.users.get(user_id)
+        assert user is not None
+        _raw, invitation = uow.invitations.create(
+            organisation_id=user.organisation_id,
+            email="invited@example.com",
+            role="viewer",
+            invited_by=user_id,
+            expires_at=bare_store.clock() + timedelta(hours=1),
+        )
         uow.commit()
         code_id = uow.recovery_codes.unused(user_id)[0].id
     racers = 6
@@ -163,6 +173,8 @@ def test_a_one_time_secret_is_claimed_once_by_racing_transactions(
             barrier.wait()
             if secret == "totp_step":
                 won = uow.users.claim_totp_step(user_id, 57_000_000)
+            elif secret == "invitation":
+                won = uow.invitations.claim(invitation.id)
             else:
                 won = uow.recovery_codes.claim(code_id)
             uow.commit()

@@ -105,22 +105,33 @@ def test_settings_generate_keys_once_with_mode_0600(tmp_path: Path) -> None:
     assert demo.session_cookie_name == "sarportal_session" and not demo.cookie_secure
 
 
-def test_production_refuses_missing_keys_sqlite_and_insecure_cookies(tmp_path: Path) -> None:
+def test_production_refuses_missing_keys_sqlite_insecure_cookies_jobs_per_process_and_links(
+    tmp_path: Path,
+) -> None:
     env = {"SARPORTAL_INSTANCE_DIR": str(tmp_path), "SARPORTAL_ENV": "production"}
     with pytest.raises(ConfigurationError) as refused:
         Settings.from_env({**env, "SARPORTAL_COOKIE_SECURE": "false"})
     message = str(refused.value)
-    for part in ("SECRET_KEY", "ENCRYPTION_KEYS", "PostgreSQL", "COOKIE_SECURE"):
+    for part in ("SECRET_KEY", "ENCRYPTION_KEYS", "PostgreSQL", "COOKIE_SECURE", "REDIS_URL"):
         assert part in message
-    good = Settings.from_env(
-        {
-            **env,
-            "SARPORTAL_SECRET_KEY": "s" * 40,
-            "SARPORTAL_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "SARPORTAL_DATABASE_URL": "postgresql://db/sarportal",
-        }
-    )
+    assert "SARPORTAL_PUBLIC_URL" in message
+    complete = {
+        **env,
+        "SARPORTAL_SECRET_KEY": "s" * 40,
+        "SARPORTAL_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "SARPORTAL_DATABASE_URL": "postgresql://db/sarportal",
+        "SARPORTAL_REDIS_URL": "redis://cache:6379/0",
+        "SARPORTAL_PUBLIC_URL": "https://portal.example.com/",
+    }
+    good = Settings.from_env(complete)
     assert good.is_production and not (tmp_path / "secret_key").exists()
+    assert good.public_url == "https://portal.example.com"
+    with pytest.raises(ConfigurationError, match="SARPORTAL_PUBLIC_URL must be the portal's"):
+        Settings.from_env({**complete, "SARPORTAL_PUBLIC_URL": "http://portal.example.com"})
+    with pytest.raises(ConfigurationError, match="SARPORTAL_REDIS_URL is unset"):
+        Settings.from_env({**complete, "SARPORTAL_REDIS_URL": ""})
+    with pytest.raises(ConfigurationError, match="absolute address"):
+        Settings.from_env({**env, "SARPORTAL_ENV": "", "SARPORTAL_PUBLIC_URL": "portal.example"})
     with pytest.raises(ConfigurationError, match="not a Fernet key"):
         Settings.from_env(
             {**env, "SARPORTAL_ENV": "development", "SARPORTAL_ENCRYPTION_KEYS": "nope"}

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
+from sqlalchemy.exc import IntegrityError
+
 from sarportal.auth import totp
 from sarportal.auth.passwords import Passwords, check_policy
 from sarportal.domain.roles import Role
@@ -72,11 +74,17 @@ def create_user(
         return user.id
 
 
+INVITATION_UNUSABLE: Final = "This invitation link is invalid, used or expired."
+
+
 def invite(store: Store, actor: Actor, email: str, role: Role) -> str:
     """Invite someone into the actor's organisation; the raw token for the one-time link."""
     email = _valid_email(email)
     with store.unit_of_work() as uow:
-        if uow.users.by_email(email) is not None:
+        # Only a colleague is named: whether the address is in use in another organisation is
+        # not this admin's to learn (accepting such an invitation fails like a used link).
+        existing = uow.users.by_email(email)
+        if existing is not None and existing.organisation_id == actor.organisation_id:
             raise UserError("A user with this e-mail address exists already.")
         token, invitation = uow.invitations.create(
             organisation_id=actor.organisation_id,
@@ -98,21 +106,25 @@ def invite(store: Store, actor: Actor, email: str, role: Role) -> str:
 
 
 def accept_invitation(store: Store, passwords: Passwords, token: str, password: str) -> int:
-    """Create the invited user with their chosen password; their id."""
+    """Create the invited user with their chosen password; their id. Of requests racing with
+    one link, one creates the account; the others get the `UserError` of a used link."""
     with store.unit_of_work() as uow:
         invitation = uow.invitations.open_by_token(token)
         if invitation is None:
-            raise UserError("This invitation link is invalid, used or expired.")
+            raise UserError(INVITATION_UNUSABLE)
         check_policy(password, invitation.email)
-        if uow.users.by_email(invitation.email) is not None:
-            raise UserError("A user with this e-mail address exists already.")
-        user = uow.users.add(
-            organisation_id=invitation.organisation_id,
-            email=invitation.email,
-            password_hash=passwords.hash(password),
-            role=invitation.role,
-        )
-        invitation.accepted_at = store.clock()
+        password_hash = passwords.hash(password)  # slow: before the claim, not while holding it
+        if not uow.invitations.claim(invitation.id) or uow.users.by_email(invitation.email):
+            raise UserError(INVITATION_UNUSABLE)
+        try:
+            user = uow.users.add(
+                organisation_id=invitation.organisation_id,
+                email=invitation.email,
+                password_hash=password_hash,
+                role=invitation.role,
+            )
+        except IntegrityError:  # another invitation for this address won the race
+            raise UserError(INVITATION_UNUSABLE) from None
         uow.audit.record(
             "user.invitation_accepted",
             actor_user_id=user.id,

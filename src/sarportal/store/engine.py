@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,13 +27,27 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets foreign keys enforced and a busy timeout."""
+    """An engine for `url`; SQLite gets foreign keys enforced, a busy timeout, and a database
+    file that only its owner can read (as SQLite gives its journal files the file's mode)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        _create_private(make_url(url).database)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _create_private(database: str | None) -> None:
+    """Create the SQLite file `database` with mode 0600 unless it exists (or is in memory)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # a folder that is missing or closed: SQLite says so when it connects
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -378,6 +378,22 @@ class Invitations:
             return None
         return row
 
+    def claim(self, invitation_id: int) -> bool:
+        """Mark the invitation accepted unless it is accepted or expired already: an atomic
+        compare-and-set, so of requests racing with one link, one wins."""
+        now = self._clock()
+        claim = (
+            update(Invitation)
+            .where(
+                Invitation.id == invitation_id,
+                Invitation.accepted_at.is_(None),
+                Invitation.expires_at > now,
+            )
+            .values(accepted_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(self._session.execute(claim).rowcount)  # type: ignore[attr-defined]
+
     def pending(self, organisation_id: int) -> Sequence[Invitation]:
         """The organisation's invitations that are neither accepted nor expired."""
         query = (

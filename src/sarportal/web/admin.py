@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -93,9 +93,19 @@ def invite() -> Response | tuple[str, int] | str:
     except UserError as exc:
         form.email.errors = [_(str(exc))]
         return _render_users(400, invite_form=form)
-    link = url_for("auth.accept", token=token, _external=True)
+    link = public_link(url_for("auth.accept", token=token))
     hours = int(portal().settings.invitation_lifetime.total_seconds() // 3600)
     return render_template("admin/invited.html", link=link, email=form.email.data, hours=hours)
+
+
+def public_link(path: str) -> str:
+    """The absolute link to `path` as users reach the portal: under `SARPORTAL_PUBLIC_URL`,
+    never under the Host header of the request (which anyone can set). Without it (outside
+    production) the link names the address this request came to."""
+    public = portal().settings.public_url
+    if public is None:
+        return request.host_url.rstrip("/") + path
+    return public + path.removeprefix(request.script_root)  # the public URL names the mount
 
 
 def _change(

@@ -153,6 +153,7 @@ def accept(token: str) -> Response | tuple[str, int] | str:
     try:
         accept_invitation(portal().store, portal().passwords, token, form.password.data or "")
     except (PasswordPolicyError, UserError) as exc:
-        return render_template("auth/invite.html", form=form, email=email, error=str(exc)), 400
+        error = _(str(exc))
+        return render_template("auth/invite.html", form=form, email=email, error=error), 400
     flash(_("Your account is ready. Please sign in."), "success")
     return redirect(url_for("auth.login"), code=303)

@@ -27,6 +27,9 @@ from sarportal.web.services import EXTENSION
 ReadinessCheck = Callable[[], None]
 CHECKS = "sarportal.readiness"
 METRICS = "sarportal.metrics"
+# Where a request's route template (`/invite/<token>`, never the token) is left in the WSGI
+# environ, for the access log of `sarportal serve`.
+ROUTE_ENVIRON = "sarportal.route"
 
 bp = Blueprint("ops", __name__)
 
@@ -96,6 +99,11 @@ def _database_guard() -> None:
         raise DatabaseUnavailable("the session could not be read")
 
 
+def _remember_route(_endpoint: str | None, _values: dict[str, object] | None) -> None:
+    if request.url_rule is not None:
+        request.environ[ROUTE_ENVIRON] = request.url_rule.rule
+
+
 def _start_timer() -> None:
     g.request_started = time.perf_counter()
 
@@ -116,6 +124,7 @@ def init_app(app: Flask) -> None:
     app.extensions[METRICS] = Metrics()
     add_readiness_check(app, "database", app.extensions[EXTENSION].store.ping)
     add_readiness_check(app, "jobs", app.extensions[EXTENSION].jobs.ping)
+    app.url_value_preprocessor(_remember_route)  # runs before every before_request hook
     app.before_request(_start_timer)
     app.before_request(_database_guard)
     app.after_request(_observe)
