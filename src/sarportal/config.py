@@ -67,6 +67,7 @@ class Settings:
     ip_failure_window: timedelta = timedelta(minutes=15)
     invitation_lifetime: timedelta = timedelta(hours=72)
     step_up_after: timedelta = timedelta(minutes=15)
+    housekeeping_every: timedelta = timedelta(minutes=10)  # deletes of expired sessions, counters
     clock: Clock = field(default=utc_now, compare=False, repr=False)
 
     @property

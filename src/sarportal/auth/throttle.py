@@ -39,6 +39,10 @@ class Counters(Protocol):
         """Forget `key`."""
         ...
 
+    def purge_expired(self) -> int:
+        """Delete what has expired, where the store does not do so itself; how many."""
+        ...
+
 
 class RedisCounters:
     """Counters in Redis, expiring by Redis's own clock, shared by every portal process."""
@@ -64,6 +68,9 @@ class RedisCounters:
 
     def reset(self, key: str) -> None:
         self._redis.delete(self._prefix + key)
+
+    def purge_expired(self) -> int:
+        return 0  # Redis deletes expired keys itself
 
 
 def counters_for(settings: Settings, engine: Engine) -> Counters:

@@ -47,6 +47,7 @@ def create_app(config: Settings | None = None) -> Flask:
         TEMPLATES_AUTO_RELOAD=False,
     )
     app.extensions[EXTENSION] = Portal.build(settings)
+    app.extensions[EXTENSION].housekeeping.start()
     sessions.install(app)
     csrf.init_app(app)
 

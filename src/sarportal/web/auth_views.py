@@ -80,7 +80,6 @@ def second_factor() -> Response | tuple[str, int] | str:
 def _finish(result: SignInResult, target: str | None, template: str, form: Any) -> Response:
     if result.outcome is Outcome.SIGNED_IN and result.user_id is not None:
         server_session().sign_in(result.user_id, portal().settings.clock())
-        _purge_stale_sessions()
         return redirect(target or url_for("pages.index"), code=303)
     headers: dict[str, str] = {}
     if result.outcome is Outcome.LOCKED:
@@ -106,15 +105,6 @@ def _finish(result: SignInResult, target: str | None, template: str, form: Any) 
     response = Response(page, status=status, mimetype="text/html")
     response.headers.update(headers)
     return response
-
-
-def _purge_stale_sessions() -> None:
-    store = portal().store
-    settings = store.settings
-    now = store.clock()
-    with store.unit_of_work() as uow:
-        uow.sessions.purge_idle(now - settings.session_idle, now - settings.session_absolute)
-        uow.commit()
 
 
 @bp.post("/logout")

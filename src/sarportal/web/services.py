@@ -14,6 +14,7 @@ from sarportal.jobs import Jobs, make_jobs
 from sarportal.jobs.work import provider_for
 from sarportal.provider import Provider
 from sarportal.store import Store
+from sarportal.web.housekeeping import Housekeeping
 
 EXTENSION = "sarportal"
 
@@ -29,20 +30,27 @@ class Portal:
     authenticator: Authenticator
     provider: Provider | None
     jobs: Jobs
+    housekeeping: Housekeeping
 
     @classmethod
     def build(cls, settings: Settings) -> Portal:
         """Wire the collaborators described by `settings`."""
         store = Store(settings)
         passwords = Passwords(settings.argon2)
-        throttle = SignInThrottle(counters_for(settings, store.engine), settings)
+        counters = counters_for(settings, store.engine)
+        throttle = SignInThrottle(counters, settings)
         authenticator = Authenticator(store, passwords, throttle)
         provider = provider_for(settings)  # an http:// URL raises here: the portal refuses to start
         jobs = make_jobs(settings, store, provider)
-        return cls(settings, store, passwords, throttle, authenticator, provider, jobs)
+        housekeeping = Housekeeping(store, counters, settings.housekeeping_every)
+        return cls(
+            settings, store, passwords, throttle, authenticator, provider, jobs, housekeeping
+        )
 
     def close(self) -> None:
-        """Cancel the jobs running in this process and release every connection."""
+        """Stop the housekeeping, cancel the jobs running in this process and release every
+        connection."""
+        self.housekeeping.close()
         self.jobs.close()
         if self.provider is not None:
             self.provider.close()

@@ -1,8 +1,11 @@
 """Server-side sessions: the cookie carries a random id, the `sessions` table the rest.
 
 A session ends after 30 minutes idle or 12 hours in all (settings), gets a new id at sign-in,
-and is deleted on the server at sign-out. Anonymous sessions (a sign-in form's CSRF token) are
-stored too, and purged once idle.
+and is deleted on the server at sign-out. Nothing is stored before there is something to keep:
+an anonymous visitor's session (the sign-in form's CSRF token, a message for the next page) lives
+in the cookie itself, signed and timestamped, and becomes a row only once it holds more (a
+sign-in, or its second-factor step). Rows past their timeouts are purged on a schedule
+(`Housekeeping`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from typing import Any
 
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.datastructures import CallbackDict
 
+from sarportal.config import Clock
 from sarportal.store.accounts import Account
 from sarportal.store.digest import token_digest
 from sarportal.store.engine import DATABASE_DOWN
@@ -26,6 +31,8 @@ from sarportal.web.services import EXTENSION, Portal
 log = logging.getLogger("sarportal.web")
 
 TOUCH_INTERVAL = timedelta(seconds=15)
+# What an anonymous session may hold and still live in its cookie (nothing that names anyone).
+IN_COOKIE = frozenset({"csrf_token", "_flashes"})
 AUTHENTICATED_AT = "authenticated_at"
 BROWSERS = (
     ("Edg/", "Edge"),
@@ -61,6 +68,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         expired: bool = False,
         database_down: bool = False,
         account: Account | None = None,
+        signed_at: int | None = None,
     ) -> None:
         def on_update(_self: CallbackDict[str, Any]) -> None:
             self.modified = True
@@ -73,9 +81,16 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.expired = expired
         self.database_down = database_down  # the session could not be read: nothing to save
         self.account = account
+        self.signed_at = signed_at  # when its cookie was signed, for a session kept in it
         self.modified = False
         self.regenerate = False
         self.ended = False
+
+    @property
+    def in_cookie(self) -> bool:
+        """Whether the session has nothing the server must keep: no one is signed in to it,
+        and it holds only what its cookie may carry."""
+        return self.user_id is None and set(self) <= IN_COOKIE
 
     @property
     def id_hash(self) -> str | None:
@@ -113,10 +128,18 @@ class ServerSessionInterface(SessionInterface):
 
     def __init__(self, portal: Portal) -> None:
         self._portal = portal
+        self._cookie = URLSafeTimedSerializer(
+            portal.settings.secret_key,
+            salt="sarportal.anonymous-session",
+            signer=_ClockSigner,
+            signer_kwargs={"clock": portal.settings.clock},
+        )
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         settings = self._portal.settings
         raw = request.cookies.get(settings.session_cookie_name)
+        if raw and "." in raw and len(raw) <= 4096:  # signed data, not a server session's id
+            return self._from_cookie(raw)
         if not raw or len(raw) > 128:
             return ServerSession()
         now = settings.clock()
@@ -127,6 +150,16 @@ class ServerSessionInterface(SessionInterface):
             # escape Flask's error handlers (the session opens before the request is routed).
             log.warning("the session could not be read: the database is unavailable")
             return ServerSession(database_down=True)
+
+    def _from_cookie(self, raw: str) -> ServerSession:
+        idle = int(self._portal.settings.session_idle.total_seconds())
+        try:
+            data, signed = self._cookie.loads(raw, max_age=idle, return_timestamp=True)
+        except BadSignature:  # forged, from an older key, or idle too long: start afresh
+            return ServerSession()
+        if not isinstance(data, dict) or not set(data) <= IN_COOKIE:
+            return ServerSession()
+        return ServerSession(data, signed_at=int(signed.timestamp()))
 
     def _load(self, raw: str, now: datetime) -> ServerSession:
         settings = self._portal.settings
@@ -162,6 +195,9 @@ class ServerSessionInterface(SessionInterface):
             log.warning("the session could not be saved: the database is unavailable")
 
     def _save(self, session: ServerSession, response: Response) -> None:
+        if not session.ended and session.in_cookie:
+            self._save_in_cookie(session, response)
+            return
         settings = self._portal.settings
         name = settings.session_cookie_name
         now = settings.clock()
@@ -190,6 +226,24 @@ class ServerSessionInterface(SessionInterface):
                 row.last_seen_at = now
             uow.commit()
 
+    def _save_in_cookie(self, session: ServerSession, response: Response) -> None:
+        """Keep an anonymous session in its cookie, re-signed when it changed or is due for a
+        touch (so that a page left open keeps its form valid while in use)."""
+        now = int(self._portal.settings.clock().timestamp())
+        if session.id_hash is not None:  # it was a row (a second-factor step left unfinished)
+            with self._portal.store.unit_of_work() as uow:
+                uow.sessions.delete(session.id_hash)
+                uow.commit()
+        if not session:
+            if session.sid is not None or session.signed_at is not None:
+                settings = self._portal.settings
+                name = settings.session_cookie_name
+                response.delete_cookie(name, path="/", secure=settings.cookie_secure)
+            return
+        touch = TOUCH_INTERVAL.total_seconds()
+        if session.modified or session.signed_at is None or now - session.signed_at >= touch:
+            self._set_cookie(response, self._cookie.dumps(dict(session)))
+
     def _set_cookie(self, response: Response, sid: str) -> None:
         settings = self._portal.settings
         response.set_cookie(
@@ -201,6 +255,17 @@ class ServerSessionInterface(SessionInterface):
             samesite="Lax",
         )
         response.vary.add("Cookie")
+
+
+class _ClockSigner(TimestampSigner):
+    """A timestamp signer on the portal's clock (which tests move)."""
+
+    def __init__(self, *args: Any, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock = clock
+
+    def get_timestamp(self) -> int:
+        return int(self._clock().timestamp())
 
 
 def _new_row(session: ServerSession, now: datetime) -> WebSession:
