@@ -88,8 +88,12 @@ CHECKS = [
     negative_data_rejection,
     errors_are_problem_json,
 ]
+# Derandomized: every run tries the same examples (a seed from the test itself), so that CI
+# passes or fails on the code, not on the draw; what a random draw once found is kept as an
+# explicit test (`created_from=0` in test_api_transactions.py, the bodies below).
 BOUNDED = settings(
     max_examples=MAX_EXAMPLES,
+    derandomize=True,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     phases=[Phase.explicit, Phase.generate],
@@ -145,6 +149,7 @@ def test_stateful_runs_follow_the_links_and_stay_documented(
         settings=settings(
             max_examples=10,
             stateful_step_count=6,
+            derandomize=True,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,
