@@ -10,7 +10,10 @@
    provider's code) or `unknown`. When the answer is lost (timeout, 5xx, a garbled body), the
    transaction is read again and compared with the amounts the user saw: moved by exactly this
    action → succeeded; not moved → failed (`not_applied`); otherwise, or when even the read
-   fails → unknown.
+   fails → unknown. A repeated intent (a double submit, an API client's retry with its
+   `Idempotency-Key`) that the provider answers with its stored first response
+   (`Idempotent-Replayed: true`) after a recorded success ends `replayed`, naming that success
+   (`replay_of`): one `succeeded` line per effect.
 
 Audit lines hold ids, amounts, the currency, the reason's code and a digest-based key: never a
 customer's data and never the merchant's free-text note (it could quote a customer).
@@ -32,9 +35,10 @@ from sarportal.provider.errors import (
     ProviderUnavailable,
 )
 from sarportal.provider.models import Action, TransactionSummary
-from sarportal.store import Store
+from sarportal.store import Store, UnitOfWork
 
 TARGET: Final = "transaction"
+REPLAYED: Final = "replayed"  # the audit outcome of a repeated request that had no new effect
 CUSTOMER_VIEWED: Final = "transaction.customer_viewed"
 
 
@@ -212,10 +216,14 @@ class TransactionActions:
             details["reconciled"] = True
         if action is not None:
             details["provider_action_id"] = action.id
+        outcome = result.outcome.value
         with self._store.unit_of_work() as uow:
+            first = self._first_success(uow, actor, intent) if action and action.replayed else None
+            if first is not None:  # the provider replayed an effect already recorded: no new one
+                outcome, details["replay_of"] = REPLAYED, first
             uow.audit.record(
                 intent.kind.audit_action,
-                outcome=result.outcome.value,
+                outcome=outcome,
                 actor_user_id=actor.user_id,
                 organisation_id=actor.organisation_id,
                 target_type=TARGET,
@@ -224,6 +232,21 @@ class TransactionActions:
                 completes_id=pending_id,
             )
             uow.commit()
+
+    @staticmethod
+    def _first_success(uow: UnitOfWork, actor: Actor, intent: Intent) -> int | None:
+        """The audit line that recorded this intent's key succeeding before, if there is one
+        (a replay after a lost answer, whose first attempt was never recorded as succeeded, is
+        the first effect and is recorded as such)."""
+        entries = uow.audit.for_target(actor.organisation_id, TARGET, intent.transaction_id)
+        for entry, _email in entries:
+            if (
+                entry.action == intent.kind.audit_action
+                and entry.outcome == Outcome.SUCCEEDED.value
+                and (entry.details or {}).get("idempotency_key") == intent.idempotency_key
+            ):
+                return entry.id
+        return None
 
 
 def record_customer_view(store: Store, actor: Actor, transaction_id: str, field: str) -> None:

@@ -67,8 +67,9 @@ def test_refund_dialog_asks_for_confirmation_and_a_double_submit_applies_once(
     refunds = [e for e in after["events"] if e["type"] == "refund"]
     assert len(refunds) == 1 and refunds[0]["reason"] == "Damaged goods: Karton eingedrückt"
     entries = audit_rows(provider_app, row["id"])
-    assert [e["outcome"] for e in entries] == ["pending", "succeeded", "pending", "succeeded"]
+    assert [e["outcome"] for e in entries] == ["pending", "succeeded", "pending", "replayed"]
     assert entries[1]["completes_id"] == entries[0]["id"]
+    assert entries[3]["details"]["replay_of"] == entries[1]["id"]  # one effect, one success
     assert all(e["details"]["amount"] == 250 for e in entries)
     assert all("Karton" not in str(e["details"]) for e in entries)  # free text is not kept
     page = provider_client.get(f"/transactions/{row['id']}").get_data(as_text=True)

@@ -66,8 +66,10 @@ def test_refund_with_the_same_idempotency_key_applies_once(
     changed = client.post(path, json={**body, "amount": 130}, headers=headers)
     assert changed.status_code == 409
     assert changed.get_json()["code"] == "idempotency_conflict"
-    outcomes = [e["outcome"] for e in audit_rows(provider_app, row["id"])]
-    assert outcomes == ["pending", "succeeded", "pending", "succeeded", "pending", "failed"]
+    entries = audit_rows(provider_app, row["id"])
+    outcomes = [e["outcome"] for e in entries]
+    assert outcomes == ["pending", "succeeded", "pending", "replayed", "pending", "failed"]
+    assert entries[3]["details"]["replay_of"] == entries[1]["id"]  # one effect, one success
 
 
 def test_capture_and_cancel(

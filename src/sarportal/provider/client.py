@@ -273,7 +273,9 @@ class ProviderSession:
         response = self._provider.request(
             self._credentials, "POST", path, body=body, idempotency_key=key
         )
-        return self._provider._decode(response, Action)
+        answer = self._provider._decode(response, Action)
+        replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
+        return msgspec.structs.replace(answer, replayed=replayed)
 
     def capture(self, transaction_id: str, amount: int, *, idempotency_key: str) -> Action:
         return self._act(transaction_id, "captures", {"amount": amount}, idempotency_key)

@@ -155,6 +155,9 @@ class Action(msgspec.Struct, frozen=True):
     reason: str | None
     created_at: datetime
     transaction: TransactionSummary
+    # The provider answered with its stored first response to this idempotency key
+    # (`Idempotent-Replayed: true`): set from that header, never from the body.
+    replayed: bool = False
 
 
 class Token(msgspec.Struct, frozen=True):

@@ -75,6 +75,7 @@ AUDIT_OUTCOME: Final[dict[str, tuple[Any, str]]] = {
     "succeeded": (_l("Succeeded"), "success"),
     "failed": (_l("Failed"), "danger"),
     "unknown": (_l("Outcome unknown"), "warning"),
+    "replayed": (_l("Repeated request, no new effect"), "secondary"),
     "success": (_l("Done"), "secondary"),
 }
 
