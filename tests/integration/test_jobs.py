@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import redis
 
-from sarportal.jobs import Jobs, JobView, StatsRequest
+from sarportal.jobs import Jobs, JobView, StatsRequest, TooManyJobs
 from sarportal.jobs.celery_app import QUEUE, SHARD_TASK
 from sarportal.jobs.redis_jobs import RedisJobs
 from sarportal.jobs.threads import ThreadJobs
@@ -350,3 +350,65 @@ def test_a_redelivered_shard_replaces_its_partial_instead_of_adding_to_it(
     assert done is not None and done.state == "succeeded" and done.result is not None
     assert done.result["totals"]["count"] == 300
     assert done.progress["rows"] == 300 and done.progress["shards_done"] == 2
+
+
+@pytest.mark.parametrize("backend", ["threads", "celery"])
+def test_a_user_runs_at_most_their_limit_of_jobs_even_when_submissions_race(
+    jobs_world: JobsWorld, jobs_databases: JobsDatabases, backend: str
+) -> None:
+    """Jobs that stay queued or running while the test looks: on threads, one job at a time at
+    2 requests a second; on Celery, a Redis database that no worker reads."""
+    url = jobs_databases.capture_url
+    jobs: Jobs
+    if backend == "threads":
+        jobs = ThreadJobs(
+            jobs_world.store, jobs_world.provider, jobs_config(max_jobs=1, rate_limit=2.0)
+        )
+    else:
+        jobs_databases.flush(url)
+        jobs = RedisJobs(replace(jobs_world.settings, redis_url=url), jobs_config())
+    user = jobs_world.user_a
+    made: list[str] = []
+    try:
+        requests = [StatsRequest({**RANGE, "amount_min": 2000 + n}) for n in range(6)]
+        barrier = threading.Barrier(len(requests))
+
+        def submit(request: StatsRequest) -> str | int:
+            barrier.wait()
+            try:
+                return jobs.submit(user, request).id
+            except TooManyJobs as refused:
+                return refused.limit
+
+        with ThreadPoolExecutor(len(requests)) as pool:
+            outcomes = list(pool.map(submit, requests))
+        admitted = [outcome for outcome in outcomes if isinstance(outcome, str)]
+        made += admitted
+        assert len(admitted) == 3 and outcomes.count(3) == 3, outcomes
+        known = requests[outcomes.index(admitted[0])]
+        assert jobs.submit(user, known).id == admitted[0]  # a known request is no new job
+        made.append(jobs.submit(jobs_world.user_b, requests[5]).id)  # others have their own
+        # A page the user opens supersedes their oldest running job.
+        page = jobs.submit(user, StatsRequest({**RANGE, "amount_min": 3000}), supersede=True)
+        made.append(page.id)
+
+        def states() -> list[str]:
+            return [getattr(jobs.get(user, job_id), "state", "gone") for job_id in admitted]
+
+        assert sorted(states()) == ["cancelled", "queued", "queued"] or sorted(states()) == [
+            "cancelled", "queued", "running"
+        ], states()  # fmt: skip
+        with pytest.raises(TooManyJobs):
+            jobs.submit(user, StatsRequest({**RANGE, "amount_min": 4000}))
+        # A job that ends makes room for another.
+        assert jobs.cancel(user, page.id)
+        room = jobs.submit(user, StatsRequest({**RANGE, "amount_min": 4000}))
+        made.append(room.id)
+        assert room.state in ("queued", "running")
+    finally:
+        for job_id in made:
+            jobs.cancel(user, job_id)
+            jobs.cancel(jobs_world.user_b, job_id)
+        jobs.close()
+        if backend == "celery":
+            jobs_databases.flush(url)

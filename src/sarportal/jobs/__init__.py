@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINISHED_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+ACTIVE: frozenset[str] = frozenset({"queued", "running"})  # the states that count as running
+# A job cancelled to make room for the user's newer one (as any cancelled job reads).
+SUPERSEDED = "The statistics job was cancelled."
 
 
 @dataclass(frozen=True)
@@ -61,12 +64,29 @@ class JobsUnavailable(Exception):
     """The job back end cannot be reached (Redis is down); `str(error)` is for people."""
 
 
+class TooManyJobs(Exception):
+    """The user has as many queued and running jobs as they may (`limit`); nothing started."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} statistics jobs may run at once for one user")
+        self.limit = limit
+
+
 class Jobs(Protocol):
     """Submit, watch and cancel statistics jobs."""
 
-    def submit(self, user_id: int, request: StatsRequest, *, refresh: bool = False) -> JobView:
+    def submit(
+        self,
+        user_id: int,
+        request: StatsRequest,
+        *,
+        refresh: bool = False,
+        supersede: bool = False,
+    ) -> JobView:
         """Start a job, or return the user's running or recently finished one for the same
-        request (unless `refresh`)."""
+        request (unless `refresh`). A new job beyond the user's limit of running ones raises
+        `TooManyJobs`, or with `supersede` (a page the user moved on from) cancels their oldest
+        running job to make room."""
         ...
 
     def get(self, user_id: int, job_id: str) -> JobView | None:

@@ -21,6 +21,7 @@ class JobsConfig:
     concurrency: int = 4  # pages in flight at once per provider credentials, per process
     rate_limit: float | None = None  # requests a second per credentials, per process; None: any
     max_jobs: int = 8  # threads back end: jobs that run at once in the web process
+    max_per_user: int = 3  # a user's queued and running jobs at once (every back end)
     shards_per_period: int | None = None  # None: the engine's choice (2 × concurrency)
     partial_interval: float = 0.25  # seconds between recomputations of a running job's figures
     # Celery on Redis: a task whose worker died unacknowledged is delivered again once it has
@@ -31,8 +32,8 @@ class JobsConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> JobsConfig:
         """`SARPORTAL_JOBS_RESULT_TTL` (seconds), `SARPORTAL_JOBS_CONCURRENCY`,
         `SARPORTAL_JOBS_RATE_LIMIT` (requests a second), `SARPORTAL_JOBS_MAX_JOBS`,
-        `SARPORTAL_JOBS_SHARDS`, `SARPORTAL_JOBS_VISIBILITY_TIMEOUT` (seconds); unset: the
-        defaults."""
+        `SARPORTAL_JOBS_MAX_PER_USER`, `SARPORTAL_JOBS_SHARDS`,
+        `SARPORTAL_JOBS_VISIBILITY_TIMEOUT` (seconds); unset: the defaults."""
         env = os.environ if environ is None else environ
         default = cls()
 
@@ -43,6 +44,7 @@ class JobsConfig:
         ttl = number("SARPORTAL_JOBS_RESULT_TTL")
         concurrency = number("SARPORTAL_JOBS_CONCURRENCY")
         max_jobs = number("SARPORTAL_JOBS_MAX_JOBS")
+        per_user = number("SARPORTAL_JOBS_MAX_PER_USER")
         shards = number("SARPORTAL_JOBS_SHARDS")
         visibility = number("SARPORTAL_JOBS_VISIBILITY_TIMEOUT")
         return cls(
@@ -50,6 +52,7 @@ class JobsConfig:
             concurrency=default.concurrency if concurrency is None else max(1, int(concurrency)),
             rate_limit=number("SARPORTAL_JOBS_RATE_LIMIT") or None,
             max_jobs=default.max_jobs if max_jobs is None else max(1, int(max_jobs)),
+            max_per_user=default.max_per_user if per_user is None else max(1, int(per_user)),
             shards_per_period=None if shards is None else max(1, int(shards)),
             visibility_timeout=default.visibility_timeout
             if visibility is None

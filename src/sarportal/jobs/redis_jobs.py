@@ -19,7 +19,7 @@ import redis
 from celery import Celery
 
 from sarportal.config import Settings
-from sarportal.jobs import JobsUnavailable, JobView, StatsRequest
+from sarportal.jobs import JobsUnavailable, JobView, StatsRequest, TooManyJobs
 from sarportal.jobs.celery_app import PLAN_TASK, QUEUE, make_celery
 from sarportal.jobs.config import JobsConfig
 from sarportal.jobs.redis_state import RedisState
@@ -84,7 +84,14 @@ class RedisJobs:
         self._partials = Throttle(self._config.partial_interval)
 
     @_redis_guarded
-    def submit(self, user_id: int, request: StatsRequest, *, refresh: bool = False) -> JobView:
+    def submit(
+        self,
+        user_id: int,
+        request: StatsRequest,
+        *,
+        refresh: bool = False,
+        supersede: bool = False,
+    ) -> JobView:
         digest = request_key(user_id, request)
         known = None if refresh else self.state.find(digest)
         view = None if known is None else self.get(user_id, known)
@@ -100,6 +107,7 @@ class RedisJobs:
                 return view
             # that job's record expired in between (this one's was dropped): take the request
             self.state.create(job_id, user_id, digest, request, self._clock(), force=True)
+        self._make_room(user_id, job_id, supersede)
         try:
             self._celery.send_task(
                 PLAN_TASK,
@@ -114,6 +122,20 @@ class RedisJobs:
         if view is None:  # pragma: no cover - its keys were just written
             raise RuntimeError("a new statistics job vanished from Redis")
         return view
+
+    def _make_room(self, user_id: int, job_id: str, supersede: bool) -> None:
+        """Admit the queued job among the user's running ones, with `supersede` cancelling the
+        oldest until it fits; else forget it and raise `TooManyJobs`."""
+        limit = self._config.max_per_user
+        for _attempt in range(limit + 1):
+            oldest = self.state.admit(user_id, job_id, self._clock(), limit)
+            if oldest is None:
+                return
+            if not supersede:
+                break
+            self.state.cancel(oldest)
+        self.state.discard(job_id)
+        raise TooManyJobs(limit)
 
     @_redis_guarded
     def get(self, user_id: int, job_id: str) -> JobView | None:

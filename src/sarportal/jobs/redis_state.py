@@ -13,6 +13,7 @@ Every key starts with `sarportal:job:` and has a TTL (`running_ttl` while the jo
     sarportal:job:<id>:workers      hash: <n> → the worker that ran shard n
     sarportal:job:<id>:result       the figures JSON, once the job succeeded
     sarportal:job:by-request:<sha256 of user id, filters, time zone>  → the latest job id
+    sarportal:job:user:<user id>:active   sorted set: the user's admitted jobs → creation time
 
 Aggregates hold counts and sums that identify nobody; no key holds a secret or customer data.
 """
@@ -42,6 +43,27 @@ end
 return current
 """
 _PARTS = ("", ":progress", ":partials", ":done", ":workers", ":result")
+# KEYS[1]: a user's admitted jobs (sorted set: id → creation time); ARGV: the new job's id, its
+# creation time, the limit, the TTL, the job key prefix. Admits the job (answers 1) unless the
+# user's other queued or running jobs reach the limit: then answers the oldest one's id. Jobs
+# that ended (or expired) leave the set here. One script: submissions racing cannot both pass.
+_ADMIT = """
+local active = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if id ~= ARGV[1] then
+    local state = redis.call('HGET', ARGV[5] .. id, 'state')
+    if state == 'queued' or state == 'running' then
+      table.insert(active, id)
+    else
+      redis.call('ZREM', KEYS[1], id)
+    end
+  end
+end
+if #active >= tonumber(ARGV[3]) then return active[1] end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
 
 # Move a job to a new state only from one of the allowed ones (atomic).
 _TRANSITION = """
@@ -159,6 +181,19 @@ class RedisState:
         if found != job_id:
             self.redis.delete(job_key(job_id))  # another submission of the same request won
         return found
+
+    def admit(self, user_id: int, job_id: str, created_at: datetime, limit: int) -> str | None:
+        """Count the queued job among the user's running ones: None when it fits within
+        `limit`, else (nothing changed) the id of the user's oldest running job."""
+        answer = cast(int | bytes, self.redis.eval(
+            _ADMIT, 1, f"{PREFIX}user:{user_id}:active", job_id, created_at.timestamp(), limit,
+            int(self.running_ttl.total_seconds()), PREFIX,
+        ))  # fmt: skip
+        return None if isinstance(answer, int) else answer.decode()
+
+    def discard(self, job_id: str) -> None:
+        """Forget a job that was never started."""
+        self.redis.delete(job_key(job_id))
 
     def find(self, digest: str) -> str | None:
         """The latest job id for a request digest."""

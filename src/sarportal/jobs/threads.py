@@ -16,7 +16,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sarportal.jobs import FINISHED_STATES, JobState, JobView, StatsRequest
+from sarportal.jobs import (
+    ACTIVE,
+    FINISHED_STATES,
+    SUPERSEDED,
+    JobState,
+    JobView,
+    StatsRequest,
+    TooManyJobs,
+)
 from sarportal.jobs.config import JobsConfig
 from sarportal.jobs.work import (
     CredentialGates,
@@ -96,7 +104,14 @@ class ThreadJobs:
 
     # -- the interface ------------------------------------------------------------------------
 
-    def submit(self, user_id: int, request: StatsRequest, *, refresh: bool = False) -> JobView:
+    def submit(
+        self,
+        user_id: int,
+        request: StatsRequest,
+        *,
+        refresh: bool = False,
+        supersede: bool = False,
+    ) -> JobView:
         key = request_key(user_id, request)
         with self._lock:
             self._expire()
@@ -104,6 +119,7 @@ class ThreadJobs:
             if known is not None and not refresh and known.state in ("queued", "running",
                                                                      "succeeded"):  # fmt: skip
                 return self._view(known)
+            self._make_room(user_id, supersede)
             job = _Job(secrets.token_urlsafe(18), user_id, key, request, self._clock())
             job.progress = dict(_NO_PROGRESS)
             self._jobs[job.id] = job
@@ -111,6 +127,22 @@ class ThreadJobs:
             view = self._view(job)
         self._pool.submit(self._work, job)
         return view
+
+    def _make_room(self, user_id: int, supersede: bool) -> None:
+        """Under the lock: raise `TooManyJobs` when the user's running jobs are at the limit,
+        or with `supersede` cancel the oldest of them."""
+        active = sorted(
+            (j for j in self._jobs.values() if j.user_id == user_id and j.state in ACTIVE),
+            key=lambda j: j.created_at,
+        )
+        excess = len(active) - self._config.max_per_user + 1
+        if excess <= 0:
+            return
+        if not supersede:
+            raise TooManyJobs(self._config.max_per_user)
+        for oldest in active[:excess]:
+            oldest.cancel.set()
+            self._end(oldest, "cancelled", error=SUPERSEDED)
 
     def get(self, user_id: int, job_id: str) -> JobView | None:
         with self._lock:

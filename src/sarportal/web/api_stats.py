@@ -103,7 +103,7 @@ class JobStatus(msgspec.Struct):
 @requires(Role.VIEWER)
 @spec.validate(
     json=StatsJobRequest,
-    resp=SpecResponse(HTTP_202=JobAccepted, HTTP_400=Problem),
+    resp=SpecResponse(HTTP_202=JobAccepted, HTTP_400=Problem, HTTP_429=Problem),
     tags=["statistics"],
     skip_validation=True,  # `_parse_body` validates, naming nested fields (`filters.status`)
 )
@@ -112,7 +112,8 @@ def submit_job() -> Response:
 
     Answers 202 with the job's id and a `Location` to poll. Within a few minutes of a job for
     the same filters and time zone, the same job is answered (running or finished) unless
-    `refresh` is true.
+    `refresh` is true. A user runs at most a few jobs at once (3 by default): a new one beyond
+    that is a 429 `too_many_jobs` with `Retry-After`; a job finishing or cancelled makes room.
     """
     user: CurrentUser = g.user
     json = _parse_body()

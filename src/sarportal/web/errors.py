@@ -16,7 +16,7 @@ from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
-from sarportal.jobs import JobsUnavailable
+from sarportal.jobs import JobsUnavailable, TooManyJobs
 from sarportal.store.engine import DATABASE_DOWN
 from sarportal.web.access import wants_json
 
@@ -135,6 +135,21 @@ def _jobs_unavailable(error: JobsUnavailable) -> Response:
     )
 
 
+def _too_many_jobs(error: TooManyJobs) -> Response:
+    response = error_response(
+        429,
+        code="too_many_jobs",
+        title=_("Too many statistics jobs"),
+        detail=_(
+            "At most %(limit)s statistics jobs can run at once for you, and that many are "
+            "running. Wait until one has finished (or cancel one), then try again.",
+            limit=error.limit,
+        ),
+    )
+    response.headers["Retry-After"] = "10"
+    return response
+
+
 def _unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return _http_error(error)
@@ -167,6 +182,7 @@ def init_app(app: Flask) -> None:
     for kind in DATABASE_DOWN:
         app.register_error_handler(kind, _database_unavailable)
     app.register_error_handler(JobsUnavailable, _jobs_unavailable)
+    app.register_error_handler(TooManyJobs, _too_many_jobs)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -92,8 +92,10 @@ def stats_request(filters: TransactionFilters) -> StatsRequest:
 
 
 def submit(filters: TransactionFilters, *, refresh: bool = False) -> JobView:
-    """The signed-in user's job for `filters`: running, recently finished, or new."""
-    return portal().jobs.submit(g.user.id, stats_request(filters), refresh=refresh)
+    """The signed-in user's job for `filters`: running, recently finished, or new (a page the
+    user opens supersedes their oldest running job when they have as many as they may)."""
+    request = stats_request(filters)
+    return portal().jobs.submit(g.user.id, request, refresh=refresh, supersede=True)
 
 
 def current_job(filters: TransactionFilters, query: QueryLike) -> JobView:
