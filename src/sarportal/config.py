@@ -68,6 +68,8 @@ class Settings:
     invitation_lifetime: timedelta = timedelta(hours=72)
     step_up_after: timedelta = timedelta(minutes=15)
     housekeeping_every: timedelta = timedelta(minutes=10)  # deletes of expired sessions, counters
+    api_rate_limit: str = "300 per minute"  # per user over all of /api/
+    write_rate_limit: str = "30 per minute"  # per user and endpoint: money actions, new jobs
     clock: Clock = field(default=utc_now, compare=False, repr=False)
 
     @property
@@ -123,6 +125,8 @@ class Settings:
             provider_client_cert=_path(env.get("SARPORTAL_PROVIDER_CLIENT_CERT")),
             env=mode,
             cookie_secure=cookie_secure,
+            api_rate_limit=_rate(env, "SARPORTAL_RATE_LIMIT_API", "300 per minute"),
+            write_rate_limit=_rate(env, "SARPORTAL_RATE_LIMIT_WRITES", "30 per minute"),
         )
 
 
@@ -175,6 +179,20 @@ def _instance_secret(path: Path, fresh: str) -> str:
         handle.write(fresh + "\n")
     log.warning("generated %s (mode 0600); set it in the environment for production", path)
     return fresh
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    """A rate limit such as `300 per minute` (the notation of the `limits` library)."""
+    from limits import parse
+
+    value = env.get(name, "").strip() or default
+    try:
+        parse(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name} must be a rate such as '300 per minute', not {value!r}"
+        ) from None
+    return value
 
 
 def _public_url(value: str) -> str | None:

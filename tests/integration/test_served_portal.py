@@ -228,3 +228,28 @@ def test_no_log_line_holds_a_secret_of_a_link_a_password_or_a_token(tmp_path: Pa
     for name, text in logs.items():
         for secret in (token, password):
             assert secret not in text, f"{name} holds a secret"
+
+
+def test_a_rate_limit_is_one_budget_over_every_process_and_a_restart(tmp_path: Path) -> None:
+    limit = {"SARPORTAL_RATE_LIMIT_WRITES": "5 per minute"}
+    with running_portal(tmp_path, env_extra=limit) as first:
+        second = replace(first, url=f"http://127.0.0.1:{_free_port()}", server=None)
+        second.start()
+        try:
+            command = [sys.executable, "-m", "sarportal", "tokens", "create", "--email",
+                       "viewer@demo.example"]  # fmt: skip
+            made = subprocess.run(command, env=first.env, capture_output=True, text=True)
+            assert made.returncode == 0, made.stderr
+            bearer = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
+            body = {"filters": {"currency": ["EUR"]}}
+
+            def submit(portal: Portal) -> int:
+                url = f"{portal.url}/api/v1/stats/jobs"
+                return httpx.post(url, json=body, headers=bearer, timeout=30).status_code
+
+            answers = [submit((first, second)[n % 2]) for n in range(6)]
+            assert answers == [202] * 5 + [429], answers
+            first.restart()
+            assert submit(first) == 429 and submit(second) == 429
+        finally:
+            second.stop()

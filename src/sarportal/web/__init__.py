@@ -11,7 +11,7 @@ from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 
 from sarportal.config import Settings
-from sarportal.web import access, errors, ops, provider_access, security, sessions
+from sarportal.web import access, errors, ops, provider_access, ratelimit, security, sessions
 from sarportal.web.access import public, requires
 from sarportal.web.services import EXTENSION, Portal
 from sarportal.web.timing import ServerTiming
@@ -61,6 +61,7 @@ def create_app(config: Settings | None = None) -> Flask:
     app.before_request(access.identify)
     app.before_request(access.enforce)
     app.before_request(_check_csrf)
+    ratelimit.init_app(app)  # after identification: budgets are per user
     security.init_app(app)
     errors.init_app(app)
     provider_access.init_app(app)

@@ -97,6 +97,7 @@ ACTION_RESPONSES = SpecResponse(
     HTTP_404=Problem,
     HTTP_409=Problem,
     HTTP_422=Problem,
+    HTTP_429=Problem,
     HTTP_502=Problem,
     HTTP_503=Problem,
 )
