@@ -496,3 +496,23 @@ def test_every_generated_status_follows_from_its_amounts(big: MerchantData) -> N
         assert (d.captured_at[row] >= 0) == (captured > 0), row
         if not settled:
             assert d.dunning[row] == 0, row
+
+
+def test_an_invoice_is_overdue_from_the_day_after_its_due_date_never_during_it(
+    big: MerchantData,
+) -> None:
+    d = big
+    today = NOW // DAY
+    unpaid = (d.settlement == v.OPEN) | (d.settlement == v.OVERDUE)
+    due_day = (d.captured_at + v.DUE_DAYS * DAY) // DAY
+    assert np.any(unpaid & (due_day == today)), "no invoice is due today: the test sees nothing"
+    assert np.array_equal(d.settlement[unpaid] == v.OVERDUE, due_day[unpaid] < today)
+    # As time passes: an invoice due today stays open all day and is overdue at midnight (UTC).
+    book = make_book()
+    data = book.data
+    row = int(np.flatnonzero(data.settlement == v.OPEN)[0])
+    data.captured_at[row] = (today - v.DUE_DAYS) * DAY + 3600  # due today, since 01:00 UTC
+    book.advance_time(float((today + 1) * DAY - 10))  # the sweeps are at least 5 s apart
+    assert data.settlement[row] == v.OPEN
+    book.advance_time(float((today + 1) * DAY))
+    assert data.settlement[row] == v.OVERDUE

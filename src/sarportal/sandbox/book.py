@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sarportal.sandbox import vocab as v
-from sarportal.sandbox.data import MerchantData, dunning_level, status_from_amounts
+from sarportal.sandbox.data import MerchantData, dunning_level, past_due, status_from_amounts
 from sarportal.sandbox.errors import Problem
 from sarportal.sandbox.ids import IdCodec
 from sarportal.sandbox.people import People
@@ -311,7 +311,7 @@ class Book:
         unpaid = (d.settlement == v.OPEN) | (d.settlement == v.OVERDUE)
         rows = np.flatnonzero(unpaid)
         due = d.captured_at[rows] + v.DUE_DAYS * v.DAY
-        overdue = due < t
+        overdue = past_due(due, t)
         became_overdue = overdue & (d.settlement[rows] == v.OPEN)
         d.settlement[rows[overdue]] = v.OVERDUE
         level = dunning_level(t - due)

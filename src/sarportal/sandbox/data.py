@@ -262,10 +262,16 @@ def _settle(
     written_off = settled & never & (now - due >= v.WRITE_OFF_DAYS * v.DAY)
     d.written_off[:] = written_off
     d.settlement[:] = np.select(
-        [~settled, paid, written_off, now > due],
+        [~settled, paid, written_off, past_due(due, now)],
         [v.NO_SETTLEMENT, v.PAID, v.WRITTEN_OFF, v.OVERDUE],
         default=v.OPEN,
     ).astype(np.uint8)
+
+
+def past_due(due: Int64Array, now: int) -> npt.NDArray[np.bool_]:
+    """Whether invoices due at `due` are overdue at `now`: from the day after their due date
+    (a calendar date in UTC), never during it."""
+    return now >= (due // v.DAY + 1) * v.DAY
 
 
 def dunning_level(seconds_past_due: Int64Array) -> Int64Array:
