@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -231,3 +232,24 @@ def test_the_period_follows_the_user_time_zone() -> None:
         }
     )
     assert found == (date(2026, 11, 1), date(2026, 11, 30))
+
+
+def test_a_count_of_days_takes_the_plural_its_number_needs(
+    result: dict[str, Any], words: dict[str, Any]
+) -> None:
+    data = _dashboard(result, words)["charts"]["days_to_pay"]["data"]
+    assert "1 day" in data["titles"] and "2 days" in data["titles"], data["titles"]
+    assert not any(title.startswith("1 days") for title in data["titles"])
+    assert words["day_count"](1, "1") == "1 day" and words["day_count"](1.5, "1.5") == "1.5 days"
+    assert words["median_days"](1, "1") == "Median 1 day"
+    german = Flask(__name__)
+    german.config["BABEL_TRANSLATION_DIRECTORIES"] = str(
+        Path(charts.__file__).with_name("translations")
+    )
+    Babel(german, locale_selector=lambda: "de")
+    with german.test_request_context():
+        from sarportal.web.stats_words import day_count
+
+        assert [day_count(1, "1"), day_count(2, "2"), day_count(0.5, "0,5")] == [
+            "1 Tag", "2 Tage", "0,5 Tage"
+        ]  # fmt: skip

@@ -240,7 +240,7 @@ def key_figures(
         if spec.kind == "days":
             for name in ("value", "previous"):
                 if figure.get(name) is not None and card[name] != "…":
-                    card[name] = words["days"] % {"days": card[name]}
+                    card[name] = words["day_count"](figure[name], card[name])
             card["detail"] = words["dso_detail"]
         if spec.key == "overdue_amount":
             overdue = (source.get("overdue_count") or {}).get("value") or 0
@@ -499,7 +499,7 @@ def _days_to_pay(c: _Context) -> Any:
     used = [i for i, n in enumerate(counts) if n]
 
     def days(i: int) -> str:
-        text: str = c.words["days"] % {"days": c.number(bins[i])}
+        text: str = c.words["day_count"](bins[i], c.number(bins[i]))
         return f"≥\u00a0{text}" if i == len(bins) - 1 else text
 
     keep = chart_bins(counts, minimum=DAYS_TO_PAY_MIN_AXIS + 1)
@@ -508,23 +508,25 @@ def _days_to_pay(c: _Context) -> Any:
     values = counts[:keep]
     if keep < len(bins) and any(counts[keep:]):
         ticks.append(f"≥{bins[keep]}")
-        titles.append("≥\u00a0" + c.words["days"] % {"days": c.number(bins[keep])})
+        titles.append("≥\u00a0" + c.words["day_count"](bins[keep], c.number(bins[keep])))
         values.append(sum(counts[keep:]))
     median = found["median"]
     rows: list[list[Cell]] = [[days(i), c.number(counts[i])] for i in used]
     foot: list[Cell] = [c.words["paid_invoices"], c.number(found["count"])]
+    spoken = None if median is None else format_number(median, c.locale)
     caption = c.words["captions"]["days_to_pay"] % {
         "currency": c.currency,
-        "median": "–" if median is None else format_number(median, c.locale),
+        "median": "–" if median is None or spoken is None else c.words["day_count"](median, spoken),
     }
-    spoken = None if median is None else format_number(median, c.locale)
     data = {
         "labels": ticks,
         "titles": titles,
         "axis_name": c.words["days_to_pay"],
         "values": values,
         "median": median,
-        "median_label": None if spoken is None else c.words["median"] % {"days": spoken},
+        "median_label": None
+        if median is None or spoken is None
+        else c.words["median_days"](median, spoken),
         "median_index": None if median is None else min(math.floor(median), len(ticks) - 1),
         "due_index": DUE_DAYS if len(ticks) > DUE_DAYS else None,
         "due_label": c.words["due"] % {"days": c.number(DUE_DAYS)},

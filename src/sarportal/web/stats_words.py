@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from sarportal.web.frontend import per_locale
 from sarportal.web.transactions_view import vocabulary
@@ -58,9 +59,10 @@ def chart_words() -> dict[str, Any]:
         "payment_method_column": _("Payment method"),
         "country_column": _("Country"),
         "order_amount": _("Order amount"),
-        "days": _("%(days)s days"),
         "days_to_pay": _("Days to pay"),
-        "median": _("Median %(days)s days"),
+        # Functions, called with a number and its text in the locale: the plural comes from it.
+        "day_count": day_count,
+        "median_days": median_days,
         "due": _("Due after %(days)s days"),
         "paid_invoices": _("Paid invoices"),
         "invoices_column": _("Invoices"),
@@ -80,10 +82,28 @@ def chart_words() -> dict[str, Any]:
             "payment_methods": _("Volume by payment method, %(currency)s"),
             "countries": _("Volume by country, %(currency)s"),
             "amounts": _("Transactions by order amount, %(currency)s"),
-            "days_to_pay": _("Days from capture to payment, %(currency)s; median %(median)s days"),
+            "days_to_pay": _("Days from capture to payment, %(currency)s; median %(median)s"),
             "settlement": _("Settlement and dunning of captured invoices, %(currency)s"),
         },
     }
+
+
+def _plural_n(count: float) -> int:
+    # A fraction of a day reads plural (in English and German alike): "1.5 days".
+    return int(count) if float(count).is_integer() else 2
+
+
+def day_count(count: float, formatted: str) -> str:
+    """`formatted` (the number `count` as the locale writes it) with "day" or "days"."""
+    return str(ngettext("%(days)s day", "%(days)s days", _plural_n(count), days=formatted))
+
+
+def median_days(count: float, formatted: str) -> str:
+    """The label of the median line: "Median 1 day", "Median 12.5 days"."""
+    text: str = ngettext(
+        "Median %(days)s day", "Median %(days)s days", _plural_n(count), days=formatted
+    )
+    return text
 
 
 @per_locale
