@@ -44,7 +44,7 @@ i18n: $(STAMP)
 	$(BIN)/pybabel -q compile -d $(TRANSLATIONS)
 
 demo: $(RUNTIME_STAMP) $(VENDOR_STAMP) $(MO_FILES)
-	$(BIN)/sarportal demo
+	$(BIN)/sarportal demo $(if $(PORT),--port $(PORT))
 
 lint: install
 	$(BIN)/ruff check src tests bench scripts

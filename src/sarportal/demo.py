@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -55,6 +56,7 @@ def _start_sandbox(
 @click.option("--sandbox-port", default=0, show_default=True, type=int, help="0: any free port.")
 def demo(port: int, transactions: int, state_dir: Path, sandbox_port: int) -> None:
     """Run the sandbox and the portal with demo users, and print where to sign in."""
+    _check_free(port)
     state_dir = state_dir.resolve()
     shutil.rmtree(state_dir, ignore_errors=True)
     sandbox_dir, instance_dir = state_dir / "sandbox", state_dir / "instance"
@@ -90,6 +92,20 @@ def demo(port: int, transactions: int, state_dir: Path, sandbox_port: int) -> No
             sandbox.wait(timeout=10)
         except subprocess.TimeoutExpired:
             sandbox.kill()
+
+
+def _check_free(port: int) -> None:
+    """Refuse at once, before anything starts, when the portal's port is taken."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds it
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise click.ClickException(
+                f"port {port} on 127.0.0.1 is in use (by another program, or a demo still "
+                f"running). Choose another one: `sarportal demo --port {port + 1}` "
+                f"(or `make demo PORT={port + 1}`)."
+            ) from None
 
 
 def _prepare_portal() -> list[DemoLogin]:

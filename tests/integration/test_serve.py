@@ -163,3 +163,19 @@ def test_the_sqlite_database_and_the_log_files_are_private(tmp_path: Path) -> No
     assert set(modes.values()) == {"0o600"}, modes
     access = (tmp_path / "logs" / "access.log").read_text()
     assert '"GET /login" 200' in access, access
+
+
+def test_the_demo_on_a_busy_port_says_so_at_once_and_starts_nothing(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "sarportal", "demo", "--port", str(port),
+                   "--transactions", "100", "--state-dir", str(tmp_path / "demo")]  # fmt: skip
+        done = subprocess.run(
+            command, env=_clean_env(tmp_path), capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode != 0
+    assert f"port {port} on 127.0.0.1 is in use" in done.stderr, done.stderr
+    assert f"--port {port + 1}" in done.stderr and "is ready" not in done.stdout
+    assert not (tmp_path / "demo" / "sandbox").exists()  # the sandbox was never started
