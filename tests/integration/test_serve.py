@@ -152,6 +152,7 @@ def test_the_default_serve_runs_one_worker_and_every_job_poll_finds_its_job(
 def test_the_sqlite_database_and_the_log_files_are_private(tmp_path: Path) -> None:
     with running_portal(tmp_path) as portal:
         assert httpx.get(f"{portal.url}/login", timeout=30).status_code == 200
+        assert httpx.get(f"{portal.url}/readyz", timeout=30).status_code == 200  # opens the db
         files = [
             *portal.instance_dir.glob("sarportal.sqlite3*"),
             *(tmp_path / "logs").iterdir(),
