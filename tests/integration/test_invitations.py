@@ -10,12 +10,15 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from sarportal.config import Settings
 from sarportal.domain.roles import Role
 from sarportal.store import Store
+from sarportal.store.models import Invitation
 from sarportal.web.admin import public_link
-from tests.fixtures.portal import MadeUser, csrf_token, new_client
+from tests.fixtures.portal import MadeUser, csrf_token, new_client, sign_in
+from tests.fixtures.sandbox import SECRETS
 
 PUBLIC_URL = "https://portal.example.com"
 LINK = re.compile(r'value="(https?://[^"/]+)(/invite/[^"]+)"')
@@ -93,3 +96,69 @@ def admin_organisation(store: Store, admin: MadeUser) -> int:
         user = uow.users.get(admin.id)
         assert user is not None
         return user.organisation_id
+
+
+def _accept(app: Flask, path: str, email: str) -> FlaskClient:
+    """Accept the invitation at `path` in a new browser and sign in there; the browser."""
+    invitee = new_client(app)
+    token = csrf_token(invitee, path)
+    password = "Neue-Kollegin-58-Start"
+    answer = invitee.post(path, data={"password": password, "confirm": password,
+                                      "csrf_token": token})  # fmt: skip
+    assert answer.status_code == 303, answer.get_data(as_text=True)[:500]
+    assert sign_in(invitee, email, password) == 303
+    return invitee
+
+
+def test_an_invitation_can_carry_the_provider_credentials_and_then_forgets_them(
+    provider_app: Flask,
+    provider_client: FlaskClient,
+    login_provider: Callable[..., MadeUser],
+) -> None:
+    login_provider(Role.ADMIN)
+    token = csrf_token(provider_client, "/admin/users")
+    half = provider_client.post("/admin/users/invite", data={
+        "email": "half@example.com", "role": "viewer", "client_id": "demo-viewer",
+        "csrf_token": token})  # fmt: skip
+    assert half.status_code == 400
+    assert "client ID and the client secret together" in half.get_data(as_text=True)
+    page = provider_client.post("/admin/users/invite", data={
+        "email": "with-access@example.com", "role": "viewer", "client_id": "demo-viewer",
+        "client_secret": SECRETS["demo-viewer"], "csrf_token": token,
+    }).get_data(as_text=True)  # fmt: skip
+    link = LINK.search(page)
+    assert link, page
+    store: Store = provider_app.extensions["sarportal"].store
+    with store.unit_of_work() as uow:
+        rows = uow.session.scalars(select(Invitation)).all()
+        assert rows and all(SECRETS["demo-viewer"] not in repr(vars(row)) for row in rows)
+    invitee = _accept(provider_app, link.group(2), "with-access@example.com")
+    table = invitee.get("/transactions")
+    assert table.status_code == 200 and "No provider access yet" not in table.get_data(as_text=True)
+    with store.unit_of_work() as uow:
+        used = uow.session.scalars(select(Invitation).where(Invitation.accepted_at.is_not(None)))
+        row = used.one()
+        assert row.provider_client_id is None and row.provider_secret_encrypted is None
+
+
+def test_without_provider_access_every_page_says_what_is_missing_and_no_bare_status(
+    app: Flask,
+    client: FlaskClient,
+    login_as: Callable[..., MadeUser],
+    make_user: Callable[..., MadeUser],
+) -> None:
+    login_as(Role.ADMIN)
+    account = client.get("/account").get_data(as_text=True)
+    assert "No provider access yet." in account and 'href="/admin/users"' in account
+    table = client.get("/transactions")
+    text = table.get_data(as_text=True)
+    assert table.status_code == 409 and "Error 409" not in text
+    assert "Set provider credentials" in text
+    assert "no transactions or statistics can be shown" not in text  # said once: no banner too
+    viewer = make_user(Role.VIEWER)
+    browser = new_client(app)
+    assert sign_in(browser, viewer.email) == 303
+    own = browser.get("/account").get_data(as_text=True)
+    assert "An administrator of your organisation sets them on the users page." in own
+    refused = browser.get("/transactions").get_data(as_text=True)
+    assert "Set provider credentials" not in refused and "Go to your account" in refused

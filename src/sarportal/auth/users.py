@@ -77,8 +77,16 @@ def create_user(
 INVITATION_UNUSABLE: Final = "This invitation link is invalid, used or expired."
 
 
-def invite(store: Store, actor: Actor, email: str, role: Role) -> str:
-    """Invite someone into the actor's organisation; the raw token for the one-time link."""
+def invite(
+    store: Store,
+    actor: Actor,
+    email: str,
+    role: Role,
+    provider_credentials: tuple[str, str] | None = None,
+) -> str:
+    """Invite someone into the actor's organisation, optionally with the provider credentials
+    they will act as (the secret kept encrypted until the acceptance moves it to them); the raw
+    token for the one-time link."""
     email = _valid_email(email)
     with store.unit_of_work() as uow:
         # Only a colleague is named: whether the address is in use in another organisation is
@@ -92,6 +100,10 @@ def invite(store: Store, actor: Actor, email: str, role: Role) -> str:
             role=role.value,
             invited_by=actor.user_id,
             expires_at=store.clock() + store.settings.invitation_lifetime,
+            provider_client_id=provider_credentials[0] if provider_credentials else None,
+            provider_secret_encrypted=store.box.encrypt(provider_credentials[1])
+            if provider_credentials
+            else None,
         )
         uow.audit.record(
             "user.invited",
@@ -99,7 +111,7 @@ def invite(store: Store, actor: Actor, email: str, role: Role) -> str:
             organisation_id=actor.organisation_id,
             target_type="invitation",
             target_id=invitation.id,
-            details={"role": role.value},
+            details={"role": role.value, "credentials": provider_credentials is not None},
         )
         uow.commit()
         return token
@@ -125,13 +137,21 @@ def accept_invitation(store: Store, passwords: Passwords, token: str, password: 
             )
         except IntegrityError:  # another invitation for this address won the race
             raise UserError(INVITATION_UNUSABLE) from None
+        if invitation.provider_client_id and invitation.provider_secret_encrypted:
+            secret = store.box.decrypt(invitation.provider_secret_encrypted)
+            uow.credentials.set(user.id, invitation.provider_client_id, secret)
+        invitation.provider_client_id = invitation.provider_secret_encrypted = None
         uow.audit.record(
             "user.invitation_accepted",
             actor_user_id=user.id,
             organisation_id=user.organisation_id,
             target_type="user",
             target_id=user.id,
-            details={"invitation_id": invitation.id, "role": invitation.role},
+            details={
+                "invitation_id": invitation.id,
+                "role": invitation.role,
+                "credentials": uow.credentials.get_for(user.id) is not None,
+            },
         )
         uow.commit()
         return user.id

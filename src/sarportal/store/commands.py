@@ -32,7 +32,11 @@ def keys_rotate() -> None:
     """Re-encrypt every stored secret under the newest key of SARPORTAL_ENCRYPTION_KEYS."""
     store = Store(Settings.from_env())
     with store.unit_of_work() as uow:
-        count = uow.credentials.rotate_secrets() + uow.users.rotate_secrets()
+        count = (
+            uow.credentials.rotate_secrets()
+            + uow.users.rotate_secrets()
+            + uow.invitations.rotate_secrets(store.box)
+        )
         uow.audit.record("keys.rotated", details={"secrets": count})
         uow.commit()
     click.echo(f"re-encrypted {count} secrets under the newest key; older keys may now be removed")

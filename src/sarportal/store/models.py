@@ -151,6 +151,10 @@ class Invitation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The invitee's provider credentials, when the admin gave them (the secret encrypted;
+    # cleared once accepted or expired).
+    provider_client_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    provider_secret_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Counter(Base):

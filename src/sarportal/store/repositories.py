@@ -352,11 +352,21 @@ class Invitations:
         self._clock = clock
 
     def create(
-        self, *, organisation_id: int, email: str, role: str, invited_by: int, expires_at: datetime
+        self,
+        *,
+        organisation_id: int,
+        email: str,
+        role: str,
+        invited_by: int,
+        expires_at: datetime,
+        provider_client_id: str | None = None,
+        provider_secret_encrypted: str | None = None,
     ) -> tuple[str, Invitation]:
         """A new invitation: the raw token (for the link, shown once) and its row."""
         raw = secrets.token_urlsafe(32)
         row = Invitation(
+            provider_client_id=provider_client_id,
+            provider_secret_encrypted=provider_secret_encrypted,
             organisation_id=organisation_id,
             email=email.strip(),
             role=role,
@@ -393,6 +403,30 @@ class Invitations:
             .execution_options(synchronize_session=False)
         )
         return bool(self._session.execute(claim).rowcount)  # type: ignore[attr-defined]
+
+    def rotate_secrets(self, box: SecretBox) -> int:
+        """Re-encrypt the provider secrets that invitations carry under the newest key."""
+        count = 0
+        for row in self._session.scalars(
+            select(Invitation).where(Invitation.provider_secret_encrypted.is_not(None))
+        ):
+            assert row.provider_secret_encrypted is not None  # noqa: S101 (narrowing for mypy)
+            row.provider_secret_encrypted = box.rotate(row.provider_secret_encrypted)
+            count += 1
+        return count
+
+    def forget_expired_credentials(self) -> int:
+        """Clear the provider credentials of invitations that expired unaccepted; how many."""
+        query = (
+            update(Invitation)
+            .where(
+                Invitation.provider_secret_encrypted.is_not(None),
+                Invitation.expires_at <= self._clock(),
+            )
+            .values(provider_client_id=None, provider_secret_encrypted=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(self._session.execute(query).rowcount)  # type: ignore[attr-defined]
 
     def pending(self, organisation_id: int) -> Sequence[Invitation]:
         """The organisation's invitations that are neither accepted nor expired."""

@@ -48,6 +48,7 @@ class CurrentUser:
     has_second_factor: bool
     must_enrol_second_factor: bool
     via_token: bool
+    has_provider_access: bool = True  # provider credentials are set (pages say so when not)
 
 
 def public(view: F) -> F:
@@ -102,6 +103,8 @@ def current_user(account: Account | None, *, via_token: bool) -> CurrentUser | N
         must_enrol_second_factor=not enrolled
         and second_factor_required(account.role, account.require_totp_roles),
         via_token=via_token,
+        has_provider_access=account.provider_client_id is not None
+        and account.provider_secret_encrypted is not None,
     )
 
 

@@ -88,7 +88,11 @@ def invite() -> Response | tuple[str, int] | str:
         return _render_users(400, invite_form=form)
     try:
         token = users.invite(
-            portal().store, _actor(), form.email.data or "", Role.parse(form.role.data)
+            portal().store,
+            _actor(),
+            form.email.data or "",
+            Role.parse(form.role.data),
+            form.provider_credentials(),
         )
     except UserError as exc:
         form.email.errors = [_(str(exc))]

@@ -12,7 +12,7 @@ from traceback import format_tb
 from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from jinja2 import TemplateNotFound
+from jinja2 import Template, TemplateNotFound
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
@@ -53,7 +53,12 @@ def _messages() -> dict[int, tuple[str, str]]:
 
 
 def error_response(
-    status: int, *, code: str | None = None, title: str | None = None, detail: str | None = None
+    status: int,
+    *,
+    code: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    template: str | None = None,
 ) -> Response:
     """A problem+json body for the API, else an error page, both with a support id."""
     support_id = g.get("support_id") or secrets.token_hex(6)
@@ -78,7 +83,8 @@ def error_response(
         return response
     context = {"code": status, "title": title, "message": detail, "support_id": support_id}
     try:
-        html = render_template([f"errors/{status}.html", "errors/generic.html"], **context)
+        pages: list[str | Template] = [f"errors/{status}.html", "errors/generic.html"]
+        html = render_template([template, *pages] if template else pages, **context)
     except TemplateNotFound:
         html = f"{title}\n\n{detail}\n\nSupport ID: {support_id}\n"
         return Response(html, status=status, mimetype="text/plain")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, EqualTo, Length
+from wtforms.validators import AnyOf, DataRequired, EqualTo, Length, Optional
 
 from sarportal.auth.tokens import EXPIRY_CHOICES, NAME_MAX_LENGTH
 from sarportal.domain.roles import Role
@@ -54,10 +56,32 @@ class EnrolSecondFactorForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    """Whom to invite, with which role."""
+    """Whom to invite, with which role, and (optionally) the provider credentials they act as."""
 
     email = StringField(_l("E-mail address"), validators=[DataRequired(), Length(max=320)])
     role = SelectField(_l("Role"), choices=ROLE_CHOICES, default=Role.VIEWER.value)
+    client_id = StringField(_l("Provider client ID"), validators=[Optional(), Length(max=200)])
+    client_secret = PasswordField(
+        _l("Provider client secret"), validators=[Optional(), Length(max=1000)]
+    )
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Both credential fields or neither."""
+        valid = bool(super().validate(extra_validators))
+        client_id, secret = (self.client_id.data or "").strip(), self.client_secret.data or ""
+        if bool(client_id) != bool(secret):
+            missing = self.client_secret if client_id else self.client_id
+            missing.errors = [
+                *missing.errors,
+                _l("Give the client ID and the client secret together, or neither."),
+            ]
+            return False
+        return valid
+
+    def provider_credentials(self) -> tuple[str, str] | None:
+        """The credentials given, or None."""
+        client_id, secret = (self.client_id.data or "").strip(), self.client_secret.data or ""
+        return (client_id, secret) if client_id and secret else None
 
 
 class RoleForm(FlaskForm):

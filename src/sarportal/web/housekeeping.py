@@ -1,7 +1,8 @@
 """Housekeeping: what has expired is deleted on a schedule, in every web process.
 
 Sessions past their idle or absolute timeout and sign-in counters past their window would
-otherwise stay in the database until someone signed in (sessions) or forever (counters). Each
+otherwise stay in the database until someone signed in (sessions) or forever (counters), and an
+invitation that expired unaccepted would keep the provider secret it carried. Each
 web process runs the deletes every `every` on a daemon thread; several processes doing so at
 once is harmless, as each delete only removes what has expired.
 """
@@ -25,6 +26,7 @@ class Purged:
 
     sessions: int
     counters: int
+    invitation_secrets: int = 0
 
 
 class Housekeeping:
@@ -45,8 +47,9 @@ class Housekeeping:
             sessions = uow.sessions.purge_idle(
                 now - settings.session_idle, now - settings.session_absolute
             )
+            secrets = uow.invitations.forget_expired_credentials()
             uow.commit()
-        return Purged(sessions, self._counters.purge_expired())
+        return Purged(sessions, self._counters.purge_expired(), secrets)
 
     def start(self) -> None:
         """Run a round every `every` on a daemon thread until `close()`."""

@@ -56,6 +56,7 @@ def _no_credentials(error: NoProviderCredentials) -> Response:
             "Your account has no credentials for the payment provider yet. "
             "Please ask an administrator of your organisation to set them on the users page."
         ),
+        template="errors/no_provider_access.html",
     )
 
 
