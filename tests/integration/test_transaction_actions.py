@@ -74,6 +74,8 @@ def test_refund_dialog_asks_for_confirmation_and_a_double_submit_applies_once(
     assert all("Karton" not in str(e["details"]) for e in entries)  # free text is not kept
     page = provider_client.get(f"/transactions/{row['id']}").get_data(as_text=True)
     assert "alert-success" in page and "wurden an den Kunden erstattet" in page
+    # The provider keeps the reason's English wording; the German page says it in German.
+    assert "Ware beschädigt: Karton eingedrückt" in page and "Damaged goods" not in page
 
 
 def test_capture_without_javascript_is_a_sequence_of_pages(

@@ -89,3 +89,16 @@ def test_provider_keys_are_per_user_and_stable() -> None:
     assert provider_key(1, "k") == provider_key(1, "k")
     assert provider_key(1, "k") != provider_key(2, "k")
     assert len(provider_key(1, "k" * 255)) == 64
+
+
+def test_a_refund_reason_made_by_the_portal_is_read_back_into_its_code_and_note() -> None:
+    from sarportal.domain.actions import REFUND_REASONS, parse_refund_reason, refund_reason
+
+    for code, _wording in REFUND_REASONS:
+        assert parse_refund_reason(refund_reason(code, "Karton: eingedrückt")) == (
+            code, "Karton: eingedrückt"
+        )  # fmt: skip
+        if code != "other":
+            assert parse_refund_reason(refund_reason(code)) == (code, "")
+    assert parse_refund_reason("made elsewhere") == (None, "made elsewhere")
+    assert parse_refund_reason("Goodwillish") == (None, "Goodwillish")

@@ -118,3 +118,14 @@ def refund_reason(code: str, note: str = "") -> str:
     if code == "other" and not note:
         raise ReasonError("note_required", "Please describe the reason.")
     return f"{wording}: {note}" if note else wording
+
+
+def parse_refund_reason(text: str) -> tuple[str | None, str]:
+    """The reason code and the note of a provider `reason` that `refund_reason` made, or
+    (None, text) for any other text (made elsewhere: shown as it is)."""
+    for code, wording in REFUND_REASONS:
+        if text == wording:
+            return code, ""
+        if text.startswith(f"{wording}: "):
+            return code, text[len(wording) + 2 :]
+    return None, text

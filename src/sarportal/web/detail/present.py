@@ -16,9 +16,10 @@ from flask_babel.speaklater import LazyString
 from markupsafe import Markup
 
 from sarportal.actions import CUSTOMER_VIEWED
-from sarportal.domain.actions import ActionKind, Amounts
+from sarportal.domain.actions import ActionKind, Amounts, parse_refund_reason
 from sarportal.provider.models import Customer
 from sarportal.store.models import AuditEntry
+from sarportal.web.detail.messages import REASON_LABELS
 from sarportal.web.frontend import per_locale
 
 STATUS: Final[dict[str, tuple[Any, str]]] = {
@@ -218,4 +219,18 @@ def template_globals() -> dict[str, Any]:
         for name, table in tables.items()
     }
     found["customer_field_labels"] = _page_text(CUSTOMER_FIELDS)
-    return found | {"audit_action_label": audit_action_label, "field_label": field_label}
+    return found | {
+        "audit_action_label": audit_action_label,
+        "field_label": field_label,
+        "refund_reason_text": refund_reason_text,
+    }
+
+
+def refund_reason_text(text: str) -> str:
+    """A refund's reason as the page's language says it: the reason the portal sent, in the
+    reader's words (the provider keeps the English wording), then the merchant's note as typed."""
+    code, note = parse_refund_reason(text)
+    if code is None:
+        return text
+    label = str(dict(REASON_LABELS)[code])
+    return f"{label}: {note}" if note else label
