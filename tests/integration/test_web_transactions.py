@@ -205,8 +205,11 @@ def test_csv_export_equals_the_api_listing_in_the_users_locale(viewer: FlaskClie
     assert header[0] == "Transaktions-ID" or header[0] == "Transaction ID"
     expected = api_listing(viewer, "status=partially_refunded&amount_min=100000")
     assert len(rows) == len(expected) > 0
+    methods = {"invoice": "Rechnung", "installments": "Ratenzahlung", "direct_debit": "Lastschrift"}
     for row, tx in zip(rows, expected, strict=True):
-        assert row[0] == tx["id"] and row[4] == tx["status"]
+        # Codes become the page's words: a German export reads German, as the table does.
+        assert row[0] == tx["id"] and row[4] == "Teilweise erstattet"
+        assert row[6] == methods[tx["payment_method"]]
         whole, cents = divmod(tx["amount"], 100)
         assert row[8] == f"{whole},{cents:02d}"
         refunded = tx["refunded_amount"]

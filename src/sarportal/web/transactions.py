@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -215,12 +215,22 @@ def _csv_text(value: str) -> str:
 
 
 class CsvFormat:
-    """One row of the export in the user's locale and time zone."""
+    """One row of the export in the user's locale and time zone; with `labels` (the page's
+    `vocabulary()`), the status, settlement, method, customer type and dunning level in the
+    user's words, as the table shows them."""
 
-    def __init__(self, locale: str, tz: ZoneInfo) -> None:
+    def __init__(
+        self, locale: str, tz: ZoneInfo, labels: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
         self.tz = tz
         self.decimal = get_decimal_symbol(locale)
         self.delimiter = ";" if self.decimal == "," else ","
+        self._labels = labels or {}
+
+    def label(self, kind: str, code: str | None) -> str:
+        if not code:
+            return ""
+        return str(self._labels.get(kind, {}).get(code, code))
 
     def amount(self, minor: int, currency: str) -> str:
         text = f"{Decimal(minor).scaleb(-minor_digits(currency)):f}"
@@ -236,18 +246,18 @@ class CsvFormat:
             self.moment(tx.created_at),
             _csv_text(tx.order_reference),
             _csv_text(tx.shop),
-            tx.status,
-            tx.settlement_status or "",
-            tx.payment_method,
+            self.label("status", tx.status),
+            self.label("settlement_status", tx.settlement_status),
+            self.label("payment_method", tx.payment_method),
             tx.currency,
             *(self.amount(value, tx.currency) for value in money),
             tx.country,
-            tx.customer_type,
+            self.label("customer_type", tx.customer_type),
             self.moment(tx.authorization_expires_at),
             self.moment(tx.captured_at),
             tx.due_date.isoformat() if tx.due_date else "",
             self.moment(tx.paid_at),
-            str(tx.dunning_level),
+            self.label("dunning_level", str(tx.dunning_level)),
         ]
 
 
@@ -303,7 +313,7 @@ def export() -> Response:
         form = FilterForm.from_query(request.args, locale)
         return _render(400, form=form, errors=field_messages(error, locale), filters=None)
     tz = ZoneInfo(select_timezone())
-    fmt = CsvFormat(locale, tz)
+    fmt = CsvFormat(locale, tz, vocabulary())
     rows: Iterator[TransactionSummary] = iter(())
     first: list[TransactionSummary] = []
     if not filters.matches_nothing:
