@@ -91,6 +91,10 @@ def test_a_customer_field_is_revealed_on_its_own(open_as: Any) -> None:
     assert "@" in value and "•" not in value
     assert masked.count() == fields - 1  # the others stay hidden
     page.wait_for_function("() => document.activeElement.id === 'customer-email'")
+    # the activity card shows the view at once, without a reload
+    views.nth(seen).wait_for()
+    assert views.count() == seen + 1
+    assert page.locator("#customer-email.portal-revealed").count() == 1  # the swap kept it
     # the view is recorded (without the value), and a reload hides the field again
     page.reload()
     assert page.locator("#customer-email .portal-masked").count() == 1

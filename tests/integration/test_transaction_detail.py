@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -66,6 +67,11 @@ def test_reveal_returns_that_field_only_and_audits_without_the_value(
     others = {k: v for k, v in personal_values(customer).items() if k != "email"}
     assert {k: v for k, v in others.items() if v in fragment} == {}
     assert "<html" not in fragment
+    # The activity card comes along (out of band), already showing this view: no reload needed.
+    card = re.search(r'<section[^>]*id="tx-activity"[^>]*hx-swap-oob="true"[^>]*>(.*?)</section>',
+                     fragment, re.S)  # fmt: skip
+    assert card and "Viewed customer data" in card.group(1) and user.email in card.group(1)
+    assert "Nothing recorded yet" not in card.group(1)
     entries = audit_rows(provider_app, row["id"])
     assert [(e["action"], e["details"]) for e in entries] == [
         ("transaction.customer_viewed", {"field": "email"})

@@ -19,6 +19,7 @@ from sarportal.web.access import CurrentUser, requires
 from sarportal.web.detail.common import actor, is_htmx
 from sarportal.web.detail.present import (
     CUSTOMER_FIELD_NAMES,
+    AuditRow,
     audit_rows,
     available_actions,
     customer_field,
@@ -40,9 +41,7 @@ def render_detail(
     """The whole page for a transaction just read; only `revealed` fields show their value."""
     user: CurrentUser = g.user
     summary = summary_of(found)
-    with portal().store.unit_of_work() as uow:
-        entries = uow.audit.for_target(user.organisation_id, TARGET, summary.id)
-        audit = audit_rows(entries)
+    audit = _activity(summary.id)
     now = portal().settings.clock()
     may_act = user.role.allows(Role.OPERATOR)
     return render_template(
@@ -58,6 +57,13 @@ def render_detail(
         **template_globals(),
         **extra,
     )
+
+
+def _activity(tx_id: str) -> list[AuditRow]:
+    """The rows of the page's activity card: what the user's organisation did with `tx_id`."""
+    user: CurrentUser = g.user
+    with portal().store.unit_of_work() as uow:
+        return audit_rows(uow.audit.for_target(user.organisation_id, TARGET, tx_id))
 
 
 @requires(Role.VIEWER)
@@ -81,6 +87,7 @@ def reveal(tx_id: str, field: str) -> str:
         tx_id=found.id,
         name=field,
         value=value,
+        audit=_activity(found.id),  # the card, out of band: it shows the view just recorded
         **template_globals(),
     )
 
