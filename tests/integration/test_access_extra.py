@@ -124,6 +124,7 @@ FORMS: dict[str, dict[str, str]] = {
     "auth.login": {"email": "nobody@example.com", "password": "x"},
     "auth.second_factor": {"code": "123456"},
     "account.password": {"current": "x", "new": "Lange-Wege-Gehen-42", "confirm": "x"},
+    "account.time_zone": {"timezone": "America/New_York"},
     "account.second_factor": {"code": "123456"},
     "account.create_api_token": {"name": "Made without CSRF", "expires": "never"},
     "admin.invite": {"email": "neu@example.com", "role": "operator"},

@@ -34,6 +34,7 @@ MATRIX: dict[str, tuple[Role | None, str, str]] = {
     "counter.refresh": (Role.VIEWER, "POST", "/counter/refresh"),
     "counter.export": (Role.VIEWER, "GET", "/counter/export.csv"),
     "account.index": (Role.VIEWER, "GET", "/account"),
+    "account.time_zone": (Role.VIEWER, "POST", "/account/time-zone"),
     "account.end_session": (Role.VIEWER, "POST", "/account/sessions/0/end"),
     "account.password": (Role.VIEWER, "POST", "/account/password"),
     "account.second_factor": (Role.VIEWER, "GET", "/account/second-factor"),

@@ -297,3 +297,25 @@ def test_the_secret_being_enrolled_is_kept_encrypted_and_then_enrols(
         assert stored is not None and stored.totp_secret_encrypted
         kept = [s.data for s in uow.session.scalars(select(WebSession)).all()]
     assert all("enrol" not in repr(data).lower() for data in kept)
+
+
+def test_the_time_zone_is_set_on_the_account_page_and_followed(
+    client: FlaskClient, login_as: Callable[..., MadeUser], store: Store
+) -> None:
+    user = login_as(Role.VIEWER)
+    page = client.get("/account").get_data(as_text=True)
+    assert 'name="timezone"' in page and '<option selected value="Europe/Berlin">' in page
+    token = csrf_token(client, "/account")
+    bad = client.post("/account/time-zone", data={"timezone": "Mars/Olympus", "csrf_token": token})
+    assert bad.status_code == 400 and "Please choose a time zone from the list." in bad.get_data(
+        as_text=True
+    )
+    done = client.post(
+        "/account/time-zone", data={"timezone": "America/New_York", "csrf_token": token}
+    )
+    assert done.status_code == 303
+    with store.unit_of_work() as uow:
+        found = uow.users.get(user.id)
+        assert found is not None and found.timezone == "America/New_York"
+    page = client.get("/account").get_data(as_text=True)
+    assert "America/New_York" in page and '<option selected value="America/New_York">' in page

@@ -33,7 +33,9 @@ from sarportal.web.forms import (
     ApiTokenForm,
     ChangePasswordForm,
     EnrolSecondFactorForm,
+    TimeZoneForm,
 )
+from sarportal.web.frontend import select_timezone
 from sarportal.web.services import portal
 from sarportal.web.sessions import server_session
 from sarportal.web.stepup import step_up_required
@@ -48,7 +50,11 @@ def _me() -> CurrentUser:
     return user
 
 
-def _render_index(form: ChangePasswordForm | None = None, status: int = 200) -> tuple[str, int]:
+def _render_index(
+    form: ChangePasswordForm | None = None,
+    status: int = 200,
+    timezone_form: TimeZoneForm | None = None,
+) -> tuple[str, int]:
     me = _me()
     current = getattr(session, "id_hash", None)
     with portal().store.unit_of_work() as uow:
@@ -69,6 +75,7 @@ def _render_index(form: ChangePasswordForm | None = None, status: int = 200) -> 
         sessions=sessions,
         password_form=form or ChangePasswordForm(formdata=None),
         action_form=ActionForm(formdata=None),
+        timezone_form=timezone_form or TimeZoneForm(formdata=None, timezone=select_timezone()),
     )
     return page, status
 
@@ -78,6 +85,24 @@ def _render_index(form: ChangePasswordForm | None = None, status: int = 200) -> 
 def index() -> tuple[str, int]:
     """The account page: profile, sessions, password, second factor."""
     return _render_index()
+
+
+@bp.post("/time-zone")
+@requires(Role.VIEWER, allow_pending_enrolment=True)
+def time_zone() -> Response | tuple[str, int]:
+    """Set the time zone in which the user's pages count days and show times."""
+    form = TimeZoneForm()
+    if not form.validate():
+        form.timezone.errors = [_("Please choose a time zone from the list.")]
+        return _render_index(status=400, timezone_form=form)
+    chosen = form.timezone.data or ""
+    with portal().store.unit_of_work() as uow:
+        user = uow.users.get(_me().id)
+        if user is not None:
+            user.timezone = chosen
+            uow.commit()
+    flash(_("Times, days and periods now follow %(zone)s.", zone=chosen), "success")
+    return redirect(url_for("account.index"), code=303)
 
 
 @bp.post("/sessions/<key>/end")

@@ -84,6 +84,26 @@ class InviteForm(FlaskForm):
         return (client_id, secret) if client_id and secret else None
 
 
+def _time_zones() -> list[str]:
+    """The IANA zones a user may pick: every canonical `Area/City` one, and UTC."""
+    from zoneinfo import available_timezones
+
+    areas = ("Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/",
+             "Europe/", "Indian/", "Pacific/")  # fmt: skip
+    return ["UTC", *sorted(z for z in available_timezones() if z.startswith(areas))]
+
+
+TIME_ZONES: list[str] = _time_zones()
+
+
+class TimeZoneForm(FlaskForm):
+    """The time zone in which the pages, exports and statistics count days and show times."""
+
+    timezone = SelectField(
+        _l("Time zone"), choices=[SelectChoice(zone, zone) for zone in TIME_ZONES]
+    )
+
+
 class RoleForm(FlaskForm):
     """A user's new role."""
 
