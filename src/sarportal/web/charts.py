@@ -66,6 +66,9 @@ class FigureSpec:
     key: str
     kind: Literal["money", "count", "rate", "days"]
     better: int  # +1: up is good, -1: down is good, 0: neither
+    # False for balances judged by today's settlement status: the previous period's invoices
+    # have had longer to be paid, so a change against them would mislead (+676 % and the like).
+    comparable: bool = True
 
 
 KEY_FIGURES: Final = (
@@ -74,9 +77,9 @@ KEY_FIGURES: Final = (
     FigureSpec("average_order_value", "money", 0),
     FigureSpec("approval_rate", "rate", +1),
     FigureSpec("refund_rate", "rate", -1),
-    FigureSpec("open_receivables", "money", 0),
-    FigureSpec("overdue_amount", "money", -1),
-    FigureSpec("dso", "days", -1),
+    FigureSpec("open_receivables", "money", 0, comparable=False),
+    FigureSpec("overdue_amount", "money", -1, comparable=False),
+    FigureSpec("dso", "days", -1, comparable=False),
 )
 
 
@@ -244,7 +247,7 @@ def key_figures(
             card["detail"] = words["dso_detail"]
         if spec.key == "overdue_amount":
             overdue = (source.get("overdue_count") or {}).get("value") or 0
-            card["detail"] = words["invoices"] % {"count": format_number(overdue, locale)}
+            card["detail"] = words["invoice_count"](overdue, format_number(overdue, locale))
         cards.append(card | _change(spec, figure, locale, words, complete))
     return cards
 
@@ -253,6 +256,9 @@ def _change(
     spec: FigureSpec, figure: Mapping[str, Any], locale: str, words: Words, complete: bool
 ) -> dict[str, str]:
     """The delta's text, arrow, tone and a sentence for screen readers."""
+    if not spec.comparable:
+        return {"trend": "none", "tone": "neutral", "delta": "–", "previous": "–",
+                "spoken": words["balance_today"]}  # fmt: skip
     if not complete:
         return {"trend": "pending", "tone": "neutral", "delta": "…", "spoken": words["pending"]}
     delta = figure.get("delta")

@@ -33,11 +33,14 @@ def chart_words() -> dict[str, Any]:
             "dso": _("DSO"),
         },
         "dso_detail": _("Days sales outstanding"),
-        "invoices": _("%(count)s invoices"),
         "pending": _(
             "The comparison with the previous period follows when all transactions are counted."
         ),
         "no_compare": _("No comparison: the previous period has no figure."),
+        "balance_today": _(
+            "A balance as of today, not compared: the previous period's invoices have had "
+            "longer to be paid."
+        ),
         "up": _("Up %(change)s compared with the previous period."),
         "down": _("Down %(change)s compared with the previous period."),
         "flat": _("Unchanged compared with the previous period."),
@@ -63,6 +66,7 @@ def chart_words() -> dict[str, Any]:
         # Functions, called with a number and its text in the locale: the plural comes from it.
         "day_count": day_count,
         "median_days": median_days,
+        "invoice_count": invoice_count,
         "due": _("Due after %(days)s days"),
         "paid_invoices": _("Paid invoices"),
         "invoices_column": _("Invoices"),
@@ -96,6 +100,12 @@ def _plural_n(count: float) -> int:
 def day_count(count: float, formatted: str) -> str:
     """`formatted` (the number `count` as the locale writes it) with "day" or "days"."""
     return str(ngettext("%(days)s day", "%(days)s days", _plural_n(count), days=formatted))
+
+
+def invoice_count(count: int, formatted: str) -> str:
+    """`formatted` (the number `count` in the locale) with "invoice" or "invoices"."""
+    text: str = ngettext("%(count)s invoice", "%(count)s invoices", count, count=formatted)
+    return text
 
 
 def median_days(count: float, formatted: str) -> str:
