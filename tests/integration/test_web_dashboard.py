@@ -56,7 +56,7 @@ def test_the_dashboard_renders_for_every_role(
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
-    assert "Volume over time" in page and 'id="dashboard"' in page
+    assert "Authorized volume over time" in page and 'id="dashboard"' in page
     assert '<option value="30d" selected>' in page  # the default period
     assert "dashboard.js" in page
 

@@ -348,7 +348,8 @@ def _volume(c: _Context, granularity: Granularity, period: tuple[date, date] | N
     data = series["by_currency"].get(c.currency, {"count": {}, "amount": {}})
     zero = [0] * len(keys)
     ranges = [clipped_range(key, granularity, period) for key in keys]
-    shown = [s for s in STATUS_ORDER if any(data["count"].get(s, zero))]
+    # Declined transactions are no volume (domain.md): the total is the Authorized volume card.
+    shown = [s for s in STATUS_ORDER if s != "declined" and any(data["count"].get(s, zero))]
     names: Mapping[str, str] = c.words["status"]
     titles = [bucket_label(k, granularity, c.locale, long=True, period=period) for k in keys]
     chart = {

@@ -23,7 +23,7 @@ def chart_words() -> dict[str, Any]:
         "payment_method": words["payment_method"],
         "country": words["country"],
         "figure": {
-            "volume": _("Volume"),
+            "volume": _("Authorized volume"),
             "count": _("Transactions"),
             "average_order_value": _("Average order value"),
             "approval_rate": _("Approval rate"),
@@ -81,10 +81,16 @@ def chart_words() -> dict[str, Any]:
             "4": _("Reached collection"),
         },
         "captions": {
-            "volume": _("Volume over time by status, %(currency)s"),
+            "volume": _(
+                "Authorized volume over time by status, %(currency)s (declined not included)"
+            ),
             "status": _("Transactions by status, %(currency)s"),
-            "payment_methods": _("Volume by payment method, %(currency)s"),
-            "countries": _("Volume by country, %(currency)s"),
+            "payment_methods": _(
+                "Order amounts by payment method, %(currency)s (every status, declined included)"
+            ),
+            "countries": _(
+                "Order amounts by country, %(currency)s (every status, declined included)"
+            ),
             "amounts": _("Transactions by order amount, %(currency)s"),
             "days_to_pay": _("Days from capture to payment, %(currency)s; median %(median)s"),
             "settlement": _("Settlement and dunning of captured invoices, %(currency)s"),
@@ -120,7 +126,7 @@ def median_days(count: float, formatted: str) -> str:
 def chart_titles() -> dict[str, str]:
     """The headings of the dashboard's chart cards."""
     return {
-        "volume": _("Volume over time"),
+        "volume": _("Authorized volume over time"),
         "status": _("Status"),
         "payment_method": _("Payment methods"),
         "country": _("Countries"),
@@ -135,11 +141,12 @@ def chart_notes() -> dict[str, str]:
     """One sentence under each chart's heading: what it counts."""
     return {
         "volume": _(
-            "Authorized amount of the transactions created in each period, by their status today."
+            "Authorized volume (order amounts of transactions not declined) created in each "
+            "period, by their status today: its total is the Authorized volume figure."
         ),
         "status": _("Share of transactions by their current status."),
-        "payment_method": _("Authorized amount by payment method."),
-        "country": _("Authorized amount by the customer's country."),
+        "payment_method": _("Order amounts by payment method, declined transactions included."),
+        "country": _("Order amounts by the customer's country, declined transactions included."),
         "amount": _("Number of transactions by order amount (log scale bins)."),
         "days_to_pay": _("Days from capture to payment for paid invoices."),
         "settlement": _(
