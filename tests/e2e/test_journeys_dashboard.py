@@ -224,3 +224,25 @@ def test_the_counter_page_counts_what_the_table_lists(open_as: Any) -> None:
     captured.get_by_role("link").click()
     page.wait_for_url(lambda url: urlsplit(url).path == "/transactions")
     assert _count(page.locator("#transactions-count").inner_text()) == count
+
+
+def test_the_dashboard_breaks_no_content_security_policy_while_used(open_as: Any) -> None:
+    page = open_as("admin", "/")
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
+    _settled_dashboard(page)
+    for chart in ("volume", "country", "days_to_pay"):
+        box = page.locator(f"#chart-{chart}")
+        box.scroll_into_view_if_needed()
+        box.hover()  # a tooltip
+    page.locator("#filter-country").click()
+    page.get_by_role("checkbox", name="Austria").check()
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(lambda url: parse_qs(urlsplit(url).query).get("country") == ["AT"])
+    _settled_dashboard(page)
+    page.locator("[data-granularity='week']").click()
+    page.wait_for_url(lambda url: "granularity=week" in url)
+    page.wait_for_load_state("networkidle")
+    page.goto(page.url.replace("/?", "/counter?", 1))  # the counter page, the same filters
+    page.wait_for_load_state("networkidle")
+    assert [m for m in messages if "Content Security Policy" in m] == [], messages

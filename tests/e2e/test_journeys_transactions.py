@@ -148,3 +148,18 @@ def test_a_provider_outage_shows_a_clear_message(open_as: Any, portal_server: Po
     page.locator(ROWS).first.wait_for()
     assert _query(page)["preset"] == ["overdue"]
     assert _ids(page) != before
+
+
+def test_filtering_sorting_and_paging_break_no_content_security_policy(open_as: Any) -> None:
+    page = open_as("operator", "/transactions?per_page=25")
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
+    first = _ids(page)
+    page.get_by_role("link", name="Next").click()
+    second = _after_swap(page, first)
+    page.locator(".portal-sort-link").click()
+    third = _after_swap(page, second)
+    page.get_by_role("link", name="Authorized, not captured").click()
+    _after_swap(page, third)
+    page.wait_for_load_state("networkidle")
+    assert [m for m in messages if "Content Security Policy" in m or "error" in m[:6]] == []
