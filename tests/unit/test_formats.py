@@ -12,7 +12,14 @@ from babel.numbers import format_currency, format_decimal, get_currency_precisio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sarportal.web.formats import FixedPoint, day_text, integer_format, moment_format, money_format
+from sarportal.web.formats import (
+    FixedPoint,
+    currency_spaced,
+    day_text,
+    integer_format,
+    moment_format,
+    money_format,
+)
 from sarportal.web.frontend import LOCALES
 
 CURRENCIES = ("EUR", "CHF", "USD", "JPY", "KWD", "GBP")
@@ -29,9 +36,20 @@ moments = st.datetimes(
 @given(
     amount=amounts, currency=st.sampled_from(CURRENCIES), locale=st.sampled_from((*LOCALES, "fr"))
 )
-def test_money_is_babels_format_currency(amount: int, currency: str, locale: str) -> None:
+def test_money_is_babels_format_currency_with_cldr_currency_spacing(
+    amount: int, currency: str, locale: str
+) -> None:
     value = Decimal(amount).scaleb(-get_currency_precision(currency))
-    assert money_format(locale, currency)(amount) == format_currency(value, currency, locale=locale)
+    babel = format_currency(value, currency, locale=locale)
+    assert money_format(locale, currency)(amount) == currency_spaced(babel)
+
+
+def test_a_currency_in_letters_is_spaced_from_its_digits_a_sign_is_not() -> None:
+    assert money_format("en", "CHF")(4391740) == "CHF\u00a043,917.40"
+    assert money_format("en", "CHF")(-500) == "-CHF\u00a05.00"
+    assert money_format("en", "EUR")(4391740) == "€43,917.40"
+    assert money_format("de", "CHF")(4391740) == "43.917,40\u00a0CHF"
+    assert money_format("en", "USD")(100) == "$1.00"
 
 
 @given(value=amounts, locale=st.sampled_from((*LOCALES, "fr", "de_CH")))

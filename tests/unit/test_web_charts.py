@@ -130,7 +130,7 @@ def test_partial_figures_hold_back_the_comparison(
 
 
 def test_no_figure_adds_up_currencies(result: dict[str, Any], words: dict[str, Any]) -> None:
-    for currency, count, amount in (("EUR", 9, "€450.00"), ("CHF", 1, "CHF5.00")):
+    for currency, count, amount in (("EUR", 9, "€450.00"), ("CHF", 1, "CHF\u00a05.00")):
         view = _dashboard(result, words, currency=currency)
         assert view["currency"] == currency
         status = view["charts"]["status"]["table"]

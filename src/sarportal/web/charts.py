@@ -28,7 +28,13 @@ from babel.numbers import format_currency
 
 from sarportal.domain.filters import Period
 from sarportal.domain.money import minor_digits
-from sarportal.web.formats import format_money, format_number, format_percent, to_timezone
+from sarportal.web.formats import (
+    currency_spaced,
+    format_money,
+    format_number,
+    format_percent,
+    to_timezone,
+)
 
 Cell = str | dict[str, str]
 Link = Callable[..., str]
@@ -187,7 +193,9 @@ def money_whole(amount_minor: int, currency: str, locale: str) -> str:
     pattern = Locale.parse(locale).currency_formats["standard"].pattern.split(";")[0]
     whole = pattern.replace(".00", "")
     amount = Decimal(amount_minor).scaleb(-minor_digits(currency))
-    return format_currency(amount, currency, format=whole, locale=locale, currency_digits=False)
+    return currency_spaced(
+        format_currency(amount, currency, format=whole, locale=locale, currency_digits=False)
+    )
 
 
 def _share(part: int, whole: int, locale: str) -> str:
