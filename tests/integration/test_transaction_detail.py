@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sarportal.domain.roles import Role
+from sarportal.web.formats import format_moment
 from tests.fixtures.portal import MadeUser, csrf_token
 from tests.fixtures.sandbox import RowPicker, SandboxHandle
 from tests.integration.helpers_transaction import (
@@ -72,6 +73,11 @@ def test_reveal_returns_that_field_only_and_audits_without_the_value(
                      fragment, re.S)  # fmt: skip
     assert card and "Viewed customer data" in card.group(1) and user.email in card.group(1)
     assert "Nothing recorded yet" not in card.group(1)
+    # The card writes its times as the rest of the page does (the history's format).
+    with provider_app.app_context():
+        at = provider_app.extensions["sarportal"].settings.clock()
+    shown = format_moment(at, "en", "Europe/Berlin", "medium")
+    assert f">{shown}</time>" in card.group(1), card.group(1)
     entries = audit_rows(provider_app, row["id"])
     assert [(e["action"], e["details"]) for e in entries] == [
         ("transaction.customer_viewed", {"field": "email"})
