@@ -137,6 +137,8 @@ def test_progress_only_moves_forward_and_partials_are_never_complete(
         for name in ("shards_total", "shards_done", "pages", "rows", "estimated_total"):
             old, new = before.progress[name], after.progress[name]
             assert old is None or (new is not None and new >= old), (name, old, new)
+    estimates = {moment.progress["estimated_total"] for moment in seen} - {None}
+    assert estimates <= {seen[-1].progress["rows"]}, "an estimate summed only some shards"
     for moment in seen[:-1]:
         assert moment.result is None and moment.finished_at is None
     partials = [moment.partial for moment in seen if moment.partial is not None]

@@ -113,6 +113,10 @@ def test_progress_moves_forward_and_ends_at_the_total() -> None:
     assert last["shards_done"] == last["shards_total"]
     assert last["rows"] == last["estimated_total"] == partial_counts[-1]
     assert partial_counts == [p["rows"] for p in seen]
+    # An estimate is the whole run's total or none: a sum over the shards that have answered so
+    # far once read "≈ 3,000 of 21,348" for a result of 44,095.
+    assert seen[0]["estimated_total"] is None
+    assert {p["estimated_total"] for p in seen} == {None, last["rows"]}
 
 
 def test_a_failing_page_is_retried_and_respects_retry_after() -> None:

@@ -31,6 +31,7 @@ import redis
 from sarportal.jobs import FINISHED_STATES, JobState, JobView, StatsRequest
 from sarportal.jobs.work import partial_figures, result_figures
 from sarportal.stats import Aggregate, Partial, merge
+from sarportal.stats.engine import estimated_total
 
 PREFIX = "sarportal:job:"
 # KEYS[1]: a request's index; ARGV: the new job id, the id it may replace ("" none), force, TTL.
@@ -236,7 +237,7 @@ class RedisState:
             "shards_done": min(meta.shards_done, meta.shards_total),
             "pages": sums["pages"],
             "rows": sums["rows"],
-            "estimated_total": sums["total"] if totals else None,
+            "estimated_total": estimated_total(sums["total"], totals, meta.shards_total),
         }
 
     def result(self, job_id: str) -> dict[str, Any] | None:

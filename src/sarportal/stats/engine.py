@@ -64,8 +64,16 @@ class Progress:
             "shards_done": self.shards_done,
             "pages": self.pages,
             "rows": self.rows,
-            "estimated_total": sum(self.totals.values()) if self.totals else None,
+            "estimated_total": estimated_total(
+                sum(self.totals.values()), len(self.totals), self.shards_total
+            ),
         }
+
+
+def estimated_total(known: int, shards_known: int, shards_total: int) -> int | None:
+    """The run's total: the sum of the provider's `total_count` of every shard, once each shard
+    has answered its first page; None before (a sum over some shards is not a total)."""
+    return known if shards_total and shards_known >= shards_total else None
 
 
 class Partial(NamedTuple):

@@ -61,7 +61,7 @@ class JobProgress(msgspec.Struct):
     shards_done: int | None
     pages: int | None
     rows: int | None
-    estimated_total: int | None = None  # the provider's total counts of the shards so far
+    estimated_total: int | None = None  # the provider's total counts, once every shard has one
 
 
 class Totals(msgspec.Struct):
