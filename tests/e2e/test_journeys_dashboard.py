@@ -201,6 +201,40 @@ def test_each_chart_has_the_same_figures_as_a_table(open_as: Any) -> None:
     assert page.url.endswith(href or "?")
 
 
+def test_the_status_legend_writes_shares_as_its_table_does(open_as: Any) -> None:
+    """One digit after the point on every share, as the server writes them: "50.0%" and "33.3%"
+    side by side, never "50%" beside "33.3%"; one status alone is "100.0%"."""
+    page = open_as("admin", "/?status=captured&status=cancelled")
+    _settled_dashboard(page)
+    legend = page.evaluate(
+        """() => {
+          const option = echarts.getInstanceByDom(document.getElementById('chart-status'))
+            .getOption();
+          return option.series[0].data.map((item) => option.legend[0].formatter(item.name));
+        }"""
+    )
+    card = page.locator("[data-chart-card='status']")
+    card.locator("button[data-action='table']").click()
+    rows = card.locator("table tbody tr")
+    rows.first.wait_for(state="visible")
+    table = [
+        f"{row.locator('th').inner_text().strip()}  {row.locator('td').nth(1).inner_text().strip()}"
+        for row in rows.all()
+    ]
+    assert legend == table
+    assert len(legend) == 2 and all(re.search(r"\d\.\d%$", entry) for entry in legend), legend
+    page.goto(page.url.replace("&status=cancelled", ""))
+    _settled_dashboard(page)
+    alone = page.evaluate(
+        """() => {
+          const option = echarts.getInstanceByDom(document.getElementById('chart-status'))
+            .getOption();
+          return option.legend[0].formatter(option.series[0].data[0].name);
+        }"""
+    )
+    assert alone.endswith("  100.0%"), alone
+
+
 def test_the_counter_page_counts_what_the_table_lists(open_as: Any) -> None:
     page = open_as("admin", "/counter")
     page.locator("#stats-status [data-part='done']").wait_for(state="visible", timeout=60_000)

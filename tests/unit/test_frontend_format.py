@@ -67,9 +67,12 @@ def test_number(value: float, locale: str, digits: int | None, expected: str) ->
         (0.1234, "en", 1, "12.3%"),
         (0.5, "de", 0, f"50{NBSP}%"),
         (1, "en", 2, "100.00%"),
+        (0.19, "de", None, f"19{NBSP}%"),  # a tax rate as precise as it is given
+        (0.081, "de", None, f"8,1{NBSP}%"),
+        (0.055, "en", None, "5.5%"),
     ],
 )
-def test_percent(ratio: float, locale: str, digits: int, expected: str) -> None:
+def test_percent(ratio: float, locale: str, digits: int | None, expected: str) -> None:
     assert format_percent(ratio, locale, digits) == expected
 
 

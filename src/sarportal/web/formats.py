@@ -62,8 +62,10 @@ def format_number(
     return format_decimal(value, format=pattern, locale=locale, decimal_quantization=True)
 
 
-def format_percent(value: float | Decimal, locale: str | Locale, digits: int = 1) -> str:
-    """Format a ratio as a percentage with the locale's pattern, e.g. 0.1234 in de → '12,3 %'."""
+def format_percent(value: float | Decimal, locale: str | Locale, digits: int | None = 1) -> str:
+    """Format a ratio as a percentage with the locale's pattern, e.g. 0.1234 in de → '12,3 %'.
+    Shares and rates side by side keep one digit; `digits=None` writes a rate as precise as it
+    is given, up to two digits (a tax rate: '19 %', '8,1 %')."""
     loc, pattern = percent_pattern(_tag(locale), digits)
     return str(pattern.apply(value, loc))
 
@@ -201,11 +203,11 @@ def integer_format(locale: str) -> Callable[[int], str]:
 
 
 @lru_cache(maxsize=32)
-def percent_pattern(locale: str, digits: int) -> tuple[Locale, NumberPattern]:
-    """The locale and its percent pattern with `digits` fraction digits."""
+def percent_pattern(locale: str, digits: int | None) -> tuple[Locale, NumberPattern]:
+    """The locale and its percent pattern with `digits` fraction digits (None: 0 to 2)."""
     loc = Locale.parse(locale)
     pattern = copy.copy(loc.percent_formats[None])
-    pattern.frac_prec = (digits, digits)
+    pattern.frac_prec = (0, 2) if digits is None else (digits, digits)
     return loc, pattern
 
 

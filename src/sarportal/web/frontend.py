@@ -207,7 +207,7 @@ def _number(
 
 
 @pass_context
-def _percent(context: Context, value: float | Decimal | None, digits: int = 1) -> str:
+def _percent(context: Context, value: float | Decimal | None, digits: int | None = 1) -> str:
     return MISSING if value is None else format_percent(value, _formats_of(context).locale, digits)
 
 

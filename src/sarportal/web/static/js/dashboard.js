@@ -64,8 +64,12 @@
     return new Intl.NumberFormat(lang).format(value);
   }
 
-  function percent(ratio) {
-    return new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 1 }).format(ratio);
+  /* One fraction digit always, as the server writes shares: "50.0%" beside "33.3%". */
+  function percent(ratio, digits) {
+    var fixed = digits === undefined ? 1 : digits;
+    return new Intl.NumberFormat(lang, {
+      style: "percent", minimumFractionDigits: fixed, maximumFractionDigits: fixed
+    }).format(ratio);
   }
 
   /* -- chart options ------------------------------------------------------------------------ */
@@ -416,7 +420,7 @@
     var bar = status.querySelector('[data-bind="progressbar"]');
     if (bar) {
       bar.value = job.percent;
-      bar.textContent = job.percent + " %";
+      bar.textContent = percent(job.percent / 100, 0);
     }
     root.querySelectorAll('[data-part="partial"]').forEach(function (badge) { badge.hidden = job.complete; });
   }
