@@ -101,6 +101,6 @@ def test_the_language_switch_shows_german(
         fresh.close()
     # and back
     page.get_by_role("button", name="Sprache").click()
-    page.get_by_role("button", name="English").click()
-    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.get_by_role("button", name="English (US)").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en-US")
     assert page.get_by_role("navigation", name="Needs action").is_visible()

@@ -35,11 +35,15 @@ def test_language_switch_changes_the_page_language(page: Any, portal_server: Por
     page.wait_for_load_state("networkidle")
     try:
         assert page.locator("html").get_attribute("lang") == "de"
-    finally:  # the choice is kept on the account: give the shared viewer back its English
         page.get_by_role("button", name="Sprache").click()
-        page.locator("button[name='lang'][value='en']").click()
+        page.get_by_role("button", name="English (UK)").click()
         page.wait_for_load_state("networkidle")
-    assert page.locator("html").get_attribute("lang") == "en"
+        assert page.locator("html").get_attribute("lang") == "en-GB"
+    finally:  # the choice is kept on the account: give the shared viewer back its US English
+        page.locator(".dropdown-toggle:has(.bi-translate)").click()
+        page.locator("button[name='lang'][value='en_US']").click()
+        page.wait_for_load_state("networkidle")
+    assert page.locator("html").get_attribute("lang") == "en-US"
 
 
 def test_an_expired_session_returns_to_sign_in_and_back(page: Any, portal_server: Portal) -> None:

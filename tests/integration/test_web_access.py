@@ -35,6 +35,7 @@ MATRIX: dict[str, tuple[Role | None, str, str]] = {
     "counter.export": (Role.VIEWER, "GET", "/counter/export.csv"),
     "account.index": (Role.VIEWER, "GET", "/account"),
     "account.time_zone": (Role.VIEWER, "POST", "/account/time-zone"),
+    "account.language": (Role.VIEWER, "POST", "/account/language"),
     "account.end_session": (Role.VIEWER, "POST", "/account/sessions/0/end"),
     "account.password": (Role.VIEWER, "POST", "/account/password"),
     "account.second_factor": (Role.VIEWER, "GET", "/account/second-factor"),

@@ -29,7 +29,8 @@ VENDOR = WEB / "static" / "vendor"
 
 PAGE = """{% extends "base.html" %}
 {% block title %}{{ _("Dashboard") }}{% endblock %}
-{% block content %}<p id="figures">{{ 123456|money("EUR") }}</p>{% endblock %}"""
+{% block content %}<p id="figures">{{ 123456|money("EUR") }}</p>
+<p id="day">{{ "2026-12-05T10:00:00Z"|date("short") }}</p>{% endblock %}"""
 
 
 class PageParser(HTMLParser):
@@ -116,7 +117,8 @@ def test_portal_pages_have_no_inline_script_or_style(portal: FlaskClient, path: 
     ("accept_language", "lang", "text"),
     [
         ("de-DE,de;q=0.9,en;q=0.5", "de", "Seite nicht gefunden"),
-        ("en-US,en;q=0.9", "en", "Page not found"),
+        ("en-US,en;q=0.9", "en-US", "Page not found"),
+        ("en-GB,en;q=0.9", "en-GB", "Page not found"),
         ("fr-FR", "de", "Seite nicht gefunden"),
     ],
 )
@@ -133,15 +135,15 @@ def test_portal_speaks_the_browser_language(
 def test_portal_language_switch_needs_csrf_and_refuses_off_site_next(portal: FlaskClient) -> None:
     html = portal.get("/login", headers={"Accept-Language": "de"}).get_data(as_text=True)
     assert 'action="/preferences/language"' in html
-    without_token = portal.post("/preferences/language", data={"lang": "en", "next": "/login"})
+    without_token = portal.post("/preferences/language", data={"lang": "en_GB", "next": "/login"})
     assert without_token.status_code == 400
-    form = {"lang": "en", "next": "https://evil.example/", "csrf_token": csrf_token_of(html)}
+    form = {"lang": "en_GB", "next": "https://evil.example/", "csrf_token": csrf_token_of(html)}
     response = portal.post("/preferences/language", data=form)
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
-    assert response.headers["Set-Cookie"].startswith("lang=en;")
+    assert response.headers["Set-Cookie"].startswith("lang=en_GB;")
     html = portal.get("/login", headers={"Accept-Language": "de"}).get_data(as_text=True)
-    assert parse(html).html_lang == "en"
+    assert parse(html).html_lang == "en-GB"
 
 
 def test_portal_serves_vendor_assets(portal: FlaskClient) -> None:
@@ -303,26 +305,38 @@ def test_german_with_accept_language_de(client: FlaskClient) -> None:
     assert "1.234,56\xa0€" in html
 
 
-def test_english_with_accept_language_en(client: FlaskClient) -> None:
-    html = client.get("/", headers={"Accept-Language": "en-GB"}).get_data(as_text=True)
-    assert parse(html).html_lang == "en"
-    assert "Skip to main content" in html
-    assert "€1,234.56" in html
+@pytest.mark.parametrize(
+    ("accept_language", "lang", "day"),
+    [
+        ("en-GB", "en-GB", "05/12/2026"),
+        ("en-US,en;q=0.5", "en-US", "12/5/26"),
+        ("de", "de", "05.12.26"),
+    ],
+)
+def test_english_follows_the_browser_region(
+    client: FlaskClient, accept_language: str, lang: str, day: str
+) -> None:
+    html = client.get("/", headers={"Accept-Language": accept_language}).get_data(as_text=True)
+    assert parse(html).html_lang == lang
+    assert f'<p id="day">{day}</p>' in html
+    if lang.startswith("en"):
+        assert "Skip to main content" in html
+        assert "€1,234.56" in html
 
 
 def test_language_switch_sets_the_cookie_and_goes_back(client: FlaskClient) -> None:
     response = client.post(
-        "/preferences/language", data={"lang": "en", "next": "/transactions?status=captured"}
+        "/preferences/language", data={"lang": "en_GB", "next": "/transactions?status=captured"}
     )
     assert response.status_code == 303
     assert response.headers["Location"] == "/transactions?status=captured"
     cookie = response.headers["Set-Cookie"]
-    assert cookie.startswith("lang=en;")
+    assert cookie.startswith("lang=en_GB;")
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
     assert "Max-Age=31536000" in cookie
     html = client.get("/", headers={"Accept-Language": "de"}).get_data(as_text=True)
-    assert parse(html).html_lang == "en"  # the cookie wins over Accept-Language
+    assert parse(html).html_lang == "en-GB"  # the cookie wins over Accept-Language
 
 
 @pytest.mark.parametrize(
@@ -349,7 +363,7 @@ def test_language_switch_tells_the_store_about_the_choice(minimal_app: Flask) ->
 
     with frontend.language_changed.connected_to(remember, sender=minimal_app):
         minimal_app.test_client().post("/preferences/language", data={"lang": "en"})
-    assert chosen == ["en"]
+    assert chosen == ["en_US"]  # "en", as forms sent it before the regions
 
 
 def test_vendor_and_own_assets_are_served_with_long_cache(client: FlaskClient) -> None:

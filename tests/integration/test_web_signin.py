@@ -319,3 +319,39 @@ def test_the_time_zone_is_set_on_the_account_page_and_followed(
         assert found is not None and found.timezone == "America/New_York"
     page = client.get("/account").get_data(as_text=True)
     assert "America/New_York" in page and '<option selected value="America/New_York">' in page
+
+
+def test_the_language_is_set_on_the_account_page_or_follows_the_browser(
+    client: FlaskClient, login_as: Callable[..., MadeUser], store: Store
+) -> None:
+    user = login_as(Role.VIEWER)
+    us = {"Accept-Language": "en-US,en;q=0.9"}
+    page = client.get("/account", headers=us).get_data(as_text=True)
+    assert '<option selected value="">As my browser says (now English (US))</option>' in page
+    token = csrf_token(client, "/account")
+    bad = client.post("/account/language", data={"language": "en_AU", "csrf_token": token})
+    assert bad.status_code == 400
+    assert "Please choose a language from the list." in bad.get_data(as_text=True)
+    assert client.post("/account/language", data={"language": "en_GB"}).status_code == 400  # CSRF
+    with store.unit_of_work() as uow:
+        assert (found := uow.users.get(user.id)) is not None and found.locale is None
+
+    done = client.post("/account/language", data={"language": "en_GB", "csrf_token": token})
+    assert done.status_code == 303 and "lang=en_GB;" in done.headers["Set-Cookie"]
+    with store.unit_of_work() as uow:
+        assert (found := uow.users.get(user.id)) is not None and found.locale == "en_GB"
+    page = client.get("/account", headers=us).get_data(as_text=True)  # the choice wins
+    assert '<html lang="en-GB"' in page and "The portal now writes English (UK)." in page
+    assert '<option selected value="en_GB">English (UK)</option>' in page
+    assert re.search(r"<td>\d\d/\d\d/\d{4}, \d\d:\d\d</td>", page), "day first, as in the UK"
+
+    done = client.post("/account/language", data={"language": "", "csrf_token": token})
+    assert done.status_code == 303 and done.headers["Set-Cookie"].startswith("lang=;")
+    with store.unit_of_work() as uow:
+        assert (found := uow.users.get(user.id)) is not None and found.locale is None
+    page = client.get("/account", headers=us).get_data(as_text=True)
+    assert '<html lang="en-US"' in page
+    assert "The portal now follows your browser: English (US)." in page
+    assert re.search(r"<td>\d{1,2}/\d{1,2}/\d\d, \d{1,2}:\d\d\s[AP]M</td>", page)
+    german = client.get("/account", headers={"Accept-Language": "de-CH"}).get_data(as_text=True)
+    assert '<html lang="de"' in german

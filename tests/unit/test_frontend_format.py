@@ -123,14 +123,20 @@ def app() -> Iterator[Flask]:
     ("accept_language", "cookie", "user_locale", "expected"),
     [
         (None, None, None, "de"),
-        ("en-GB,en;q=0.9", None, None, "en"),
+        ("en-GB,en;q=0.9", None, None, "en_GB"),
+        ("en-US,en;q=0.9", None, None, "en_US"),
+        ("en-AU,en;q=0.9", None, None, "en_GB"),  # every region but the US writes day first
+        ("en-ie", None, None, "en_GB"),
         ("fr-FR,fr;q=0.9", None, None, "de"),
-        ("fr-FR,en;q=0.8,de;q=0.7", None, None, "en"),
+        ("fr-FR,en;q=0.8,de;q=0.7", None, None, "en_US"),  # a bare "en", as US browsers send
+        ("fr-FR,en-GB;q=0.8,de;q=0.9", None, None, "de"),  # the better quality wins
         ("de-AT", None, None, "de"),
-        ("de", "en", None, "en"),
+        ("de", "en", None, "en_US"),  # a cookie from before the regions
+        ("de", "en_GB", None, "en_GB"),
         ("en", "de", None, "de"),
-        ("en", "xx", None, "en"),
+        ("en", "xx", None, "en_US"),
         ("en", "en", "de", "de"),
+        ("en-US", "en_US", "en_GB", "en_GB"),
         ("de", None, "fr", "de"),
     ],
 )

@@ -470,7 +470,7 @@ def parse_filters(query: QueryLike | Mapping[str, str], locale: str = "en") -> T
         minor_digits(amount_currency)
     except (ValueError, LookupError):
         amount_currency = DEFAULT_AMOUNT_CURRENCY
-    locale = locale if locale in ("de", "en") else "en"
+    locale = locale if locale.split("_")[0] in ("de", "en") else "en"  # the languages written
     amount_min = reader.amount("amount_min", amount_currency, locale)
     amount_max = reader.amount("amount_max", amount_currency, locale)
     if amount_min is not None and amount_max is not None and amount_min > amount_max:

@@ -15,8 +15,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from sarportal.auth import totp
@@ -33,9 +33,16 @@ from sarportal.web.forms import (
     ApiTokenForm,
     ChangePasswordForm,
     EnrolSecondFactorForm,
+    LanguageForm,
     TimeZoneForm,
 )
-from sarportal.web.frontend import select_timezone
+from sarportal.web.frontend import (
+    LANGUAGE_NAMES,
+    known_locale,
+    remember_locale,
+    requested_locale,
+    select_timezone,
+)
 from sarportal.web.services import portal
 from sarportal.web.sessions import server_session
 from sarportal.web.stepup import step_up_required
@@ -54,6 +61,7 @@ def _render_index(
     form: ChangePasswordForm | None = None,
     status: int = 200,
     timezone_form: TimeZoneForm | None = None,
+    language_form: LanguageForm | None = None,
 ) -> tuple[str, int]:
     me = _me()
     current = getattr(session, "id_hash", None)
@@ -76,6 +84,8 @@ def _render_index(
         password_form=form or ChangePasswordForm(formdata=None),
         action_form=ActionForm(formdata=None),
         timezone_form=timezone_form or TimeZoneForm(formdata=None, timezone=select_timezone()),
+        language_form=language_form
+        or LanguageForm(formdata=None, language=known_locale(me.locale) or ""),
     )
     return page, status
 
@@ -103,6 +113,28 @@ def time_zone() -> Response | tuple[str, int]:
             uow.commit()
     flash(_("Times, days and periods now follow %(zone)s.", zone=chosen), "success")
     return redirect(url_for("account.index"), code=303)
+
+
+@bp.post("/language")
+@requires(Role.VIEWER, allow_pending_enrolment=True)
+def language() -> Response | tuple[str, int]:
+    """Set the language and regional formats, or follow the browser's."""
+    form = LanguageForm()
+    if not form.validate():
+        form.language.errors = [_("Please choose a language from the list.")]
+        return _render_index(status=400, language_form=form)
+    chosen = known_locale(form.language.data)
+    response = redirect(url_for("account.index"), code=303)
+    remember_locale(response, chosen)
+    with force_locale(chosen or requested_locale()):
+        name = LANGUAGE_NAMES[chosen or requested_locale()]
+        message = (
+            _("The portal now writes %(language)s.", language=name)
+            if chosen
+            else _("The portal now follows your browser: %(language)s.", language=name)
+        )
+    flash(message, "success")
+    return response
 
 
 @bp.post("/sessions/<key>/end")
@@ -301,7 +333,7 @@ def revoked_tokens_sentence(revoked: int) -> str:
     )
 
 
-def remember_language(_sender: object, locale: str, **_extra: object) -> None:
+def remember_language(_sender: object, locale: str | None, **_extra: object) -> None:
     """Keep a signed-in user's language choice on their account (it then wins everywhere)."""
     me: CurrentUser | None = g.get("user")
     if me is None:

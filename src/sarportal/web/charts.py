@@ -166,7 +166,7 @@ def bucket_label(
         if long:
             return format_interval(first, last, "yMMMd", locale=locale)
         week = key.split("-W")[1]
-        return f"{'KW' if locale == 'de' else 'W'}\u202f{int(week)}"
+        return f"{'KW' if locale.startswith('de') else 'W'}\u202f{int(week)}"
     return format_skeleton("yMMMM" if long else "yMMM", first, locale=locale)
 
 

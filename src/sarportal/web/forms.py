@@ -12,6 +12,7 @@ from wtforms.validators import AnyOf, DataRequired, EqualTo, Length, Optional
 
 from sarportal.auth.tokens import EXPIRY_CHOICES, NAME_MAX_LENGTH
 from sarportal.domain.roles import Role
+from sarportal.web.frontend import LANGUAGE_NAMES, requested_locale
 
 ROLE_CHOICES = [
     SelectChoice(Role.VIEWER.value, _l("Viewer")),
@@ -102,6 +103,20 @@ class TimeZoneForm(FlaskForm):
     timezone = SelectField(
         _l("Time zone"), choices=[SelectChoice(zone, zone) for zone in TIME_ZONES]
     )
+
+
+class LanguageForm(FlaskForm):
+    """The language and regional formats of the user's pages and exports; "" follows the browser."""
+
+    language = SelectField(_l("Language and formats"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        browser = LANGUAGE_NAMES[requested_locale()]
+        self.language.choices = [
+            SelectChoice("", _l("As my browser says (now %(language)s)", language=browser)),
+            *(SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()),
+        ]
 
 
 class RoleForm(FlaskForm):

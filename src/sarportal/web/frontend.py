@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -54,8 +54,13 @@ from sarportal.web.formats import (
     format_percent,
 )
 
-LOCALES: Final = ("de", "en")
+LOCALES: Final = ("de", "en_GB", "en_US")
+"""The languages and regions the portal writes: German, and English with day-first (UK) or
+month-first (US) dates. A choice of "en" made before the regions existed reads as en_US."""
 DEFAULT_LOCALE: Final = "de"
+LANGUAGE_NAMES: Final = {"de": "Deutsch", "en_GB": "English (UK)", "en_US": "English (US)"}
+_ALIASES: Final = {"en": "en_US"}
+_MONTH_FIRST_REGIONS: Final = frozenset({"US", "PH", "UM", "AS", "GU", "MP", "PR", "VI"})
 DEFAULT_TIMEZONE: Final = "Europe/Berlin"
 LANGUAGE_COOKIE: Final = "lang"
 LANGUAGE_COOKIE_MAX_AGE: Final = int(timedelta(days=365).total_seconds())
@@ -65,8 +70,8 @@ TRANSLATIONS_DIR: Final = Path(__file__).parent / "translations"
 T = TypeVar("T")
 _signals = Namespace()
 language_changed = _signals.signal("language-changed")
-"""Sent with the app as sender and `locale=` after a user picks a language, so the store can
-remember it on the user (`g.user.locale` wins over the cookie)."""
+"""Sent with the app as sender and `locale=` after a user picks a language (None: follow the
+browser), so the store can remember it on the user (`g.user.locale` wins over the cookie)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,17 +112,41 @@ def _user_attribute(name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def known_locale(value: str | None) -> str | None:
+    """`value` as one of LOCALES (an old "en" is en_US), or None."""
+    value = _ALIASES.get(value or "", value)
+    return value if value in LOCALES else None
+
+
+def browser_locale(tags: Iterable[str]) -> str | None:
+    """The first of the browser's language tags, best first, that the portal writes: German in
+    any region is "de"; English is en_US for the US (and a bare "en", as browsers there send),
+    en_GB for every other region, which writes dates day first."""
+    for tag in tags:
+        language, _, region = tag.replace("_", "-").partition("-")
+        language, region = language.lower(), region.split("-")[0].upper()
+        if language == "de":
+            return "de"
+        if language == "en":
+            return "en_US" if region in ("", *_MONTH_FIRST_REGIONS) else "en_GB"
+    return None
+
+
 def select_locale() -> str:
-    """The user's language, else the `lang` cookie, else the best `Accept-Language` match."""
+    """The user's choice, else the `lang` cookie, else the browser's first language the portal
+    writes (`Accept-Language`, with its region), else German."""
     if not has_request_context():
         return DEFAULT_LOCALE
-    chosen = _user_attribute("locale")
-    if chosen in LOCALES:
-        return chosen
-    cookie = request.cookies.get(LANGUAGE_COOKIE)
-    if cookie in LOCALES:
-        return cookie
-    return request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
+    chosen = known_locale(_user_attribute("locale")) or known_locale(
+        request.cookies.get(LANGUAGE_COOKIE)
+    )
+    return chosen or requested_locale()
+
+
+def requested_locale() -> str:
+    """What the browser asks for (`Accept-Language`, with its region), else German."""
+    offered = (tag for tag, quality in request.accept_languages if quality > 0)
+    return browser_locale(offered) or DEFAULT_LOCALE
 
 
 def select_timezone() -> str:
@@ -133,9 +162,14 @@ def select_timezone() -> str:
 
 
 def current_locale() -> str:
-    """The locale of this request as a language tag ('de', 'en')."""
+    """The locale of this request as Babel names it ('de', 'en_GB', 'en_US')."""
     locale = get_locale()
     return str(locale) if locale is not None else DEFAULT_LOCALE
+
+
+def language_tag(locale: str) -> str:
+    """A locale as BCP 47 writes it, for `lang` attributes and the browser's Intl: 'en-GB'."""
+    return locale.replace("_", "-")
 
 
 def per_locale(build: Callable[[], T]) -> Callable[[], T]:
@@ -362,21 +396,32 @@ def safe_next(target: str | None) -> str | None:
 @public
 def set_language() -> WerkzeugResponse:
     """Remember the chosen language in a cookie and go back to the page the user was on."""
-    locale = request.form.get("lang", "")
-    if locale not in LOCALES:
+    locale = known_locale(request.form.get("lang"))
+    if locale is None:
         abort(400)
     fallback = url_for("pages.index") if has_endpoint("pages.index") else "/"
     response = redirect(safe_next(request.form.get("next")) or fallback, code=303)
-    response.set_cookie(
-        LANGUAGE_COOKIE,
-        locale,
-        max_age=LANGUAGE_COOKIE_MAX_AGE,
-        samesite="Lax",
-        httponly=True,
-        secure=request.is_secure,
-    )
-    language_changed.send(current_app._get_current_object(), locale=locale)  # type: ignore[attr-defined]
+    remember_locale(response, locale)
     return response
+
+
+def remember_locale(response: WerkzeugResponse, locale: str | None) -> None:
+    """Keep the choice in the `lang` cookie (None: follow the browser, the cookie goes) and tell
+    the store, which keeps it on a signed-in user."""
+    if locale is None:
+        response.delete_cookie(
+            LANGUAGE_COOKIE, samesite="Lax", httponly=True, secure=request.is_secure
+        )
+    else:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            locale,
+            max_age=LANGUAGE_COOKIE_MAX_AGE,
+            samesite="Lax",
+            httponly=True,
+            secure=request.is_secure,
+        )
+    language_changed.send(current_app._get_current_object(), locale=locale)  # type: ignore[attr-defined]
 
 
 def init_app(app: Flask) -> None:
@@ -392,7 +437,9 @@ def init_app(app: Flask) -> None:
         asset_url=asset_url,
         has_endpoint=has_endpoint,
         current_locale=lambda: request_formats().locale,
+        language_tag=lambda: language_tag(request_formats().locale),
         locales=LOCALES,
+        language_names=LANGUAGE_NAMES,
     )
     app.after_request(_cache_static)
     app.register_blueprint(bp)

@@ -11,7 +11,7 @@
 
   var POLL_MS = 500;
   var MAX_BACKOFF_MS = 8000;
-  var lang = root.dataset.locale === "de" ? "de-DE" : "en-US";
+  var lang = root.dataset.locale || document.documentElement.lang || "de";  /* "en-GB": as the server writes */
   var text = root.dataset;
   var state = {
     url: root.dataset.statusUrl,
@@ -310,7 +310,7 @@
   function chartFor(id, element) {
     var chart = state.charts[id];
     if (chart) return chart;
-    chart = window.echarts.init(element, null, { renderer: "canvas", locale: lang === "de-DE" ? "DE" : "EN" });
+    chart = window.echarts.init(element, null, { renderer: "canvas", locale: lang.slice(0, 2) === "de" ? "DE" : "EN" });
     chart.on("click", function (item) {
       var model = state.payload && state.payload.view.charts[id];
       if (!model) return;
