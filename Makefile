@@ -31,7 +31,9 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(NPM_STAMP)
 
-$(VENDOR_STAMP): $(NPM_STAMP) scripts/build_assets.py | $(RUNTIME_STAMP)
+OWN_ASSETS := $(wildcard src/sarportal/web/static/js/*.js src/sarportal/web/static/css/*.css src/sarportal/web/static/img/*.svg)
+
+$(VENDOR_STAMP): $(NPM_STAMP) scripts/build_assets.py assets/echarts.mjs $(OWN_ASSETS) | $(RUNTIME_STAMP)
 	$(BIN)/python scripts/build_assets.py
 	@touch $(VENDOR_STAMP)
 

@@ -8,7 +8,10 @@ signed-in user of each role without the sign-in machinery.
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 import json
+import os
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -16,6 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import brotli
 import pytest
 from flask import Blueprint, Flask, g, render_template_string
 from flask.testing import FlaskClient
@@ -26,6 +30,12 @@ from tests.fixtures.services import require_service
 
 WEB = Path(frontend.__file__).parent
 VENDOR = WEB / "static" / "vendor"
+_spec = importlib.util.spec_from_file_location(
+    "build_assets", Path(__file__).parents[2] / "scripts" / "build_assets.py"
+)
+assert _spec is not None and _spec.loader is not None
+build_assets = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build_assets)
 
 PAGE = """{% extends "base.html" %}
 {% block title %}{{ _("Dashboard") }}{% endblock %}
@@ -386,7 +396,7 @@ def test_vendor_and_own_assets_are_served_with_long_cache(client: FlaskClient) -
 @pytest.mark.parametrize(
     "path",
     [
-        "vendor/echarts/echarts.min.js",
+        "vendor/echarts/echarts.portal.min.js",
         "vendor/echarts/i18n/langDE.js",
         "vendor/bootstrap-icons/font/fonts/bootstrap-icons.woff2",
     ],
@@ -397,6 +407,70 @@ def test_libraries_for_later_pages_are_served(client: FlaskClient, path: str) ->
     assert response.status_code == 200
     assert len(response.get_data()) > 1000
     response.close()
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "encoding"),
+    [
+        ("gzip, deflate, br, zstd", "br"),  # what Chromium sends
+        ("gzip", "gzip"),
+        ("br;q=0, gzip;q=0.5", "gzip"),
+        ("identity", None),
+        (None, None),
+    ],
+)
+def test_text_assets_go_precompressed_when_the_browser_accepts_it(
+    client: FlaskClient, accept_encoding: str | None, encoding: str | None
+) -> None:
+    require_service("front-end assets", VENDOR.is_dir(), "run `make install`")
+    name = "vendor/echarts/echarts.portal.min.js"
+    original = (WEB / "static" / name).read_bytes()
+    headers = {"Accept-Encoding": accept_encoding} if accept_encoding else {}
+    with client.application.test_request_context():
+        url = frontend.asset_url(name)
+    response = client.get(url, headers=headers)
+    assert response.status_code == 200
+    assert response.headers.get("Content-Encoding") == encoding
+    assert "Accept-Encoding" in response.headers["Vary"]
+    assert response.mimetype in ("text/javascript", "application/javascript")
+    assert response.cache_control.immutable and response.cache_control.max_age == 31536000
+    body = response.get_data()
+    unpacked = {"br": brotli.decompress, "gzip": gzip.decompress, None: bytes}[encoding](body)
+    assert unpacked == original
+    assert int(response.headers["Content-Length"]) == len(body)
+    if encoding == "br":
+        assert len(body) < 0.35 * len(original)
+    again = client.get(url, headers={**headers, "If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
+    response.close()
+
+
+def test_a_stale_or_missing_twin_is_never_sent(tmp_path: Path) -> None:
+    """An asset edited after `make install` is sent as it is, not as its older compressed twin;
+    one without twins carries no Vary."""
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "app.js").write_text("let fresh = 1;\n" * 200)
+    (static / "small.js").write_text("let s = 1;\n")
+    assert len(build_assets.compress(static)) == 2  # small.js is below the threshold
+    app = Flask("sarportal.web", root_path=str(WEB), static_folder=str(static))
+    app.config.update(SECRET_KEY="test", TESTING=True)
+    frontend.init_app(app)
+    client = app.test_client()
+    packed = client.get("/static/app.js", headers={"Accept-Encoding": "br"})
+    assert packed.headers["Content-Encoding"] == "br"
+    assert brotli.decompress(packed.get_data()) == (static / "app.js").read_bytes()
+    edited = static / "app.js"
+    edited.write_text("let edited = 2;\n" * 200)
+    twin = static / "app.js.br"
+    os.utime(twin, (edited.stat().st_mtime - 10, edited.stat().st_mtime - 10))
+    os.utime(static / "app.js.gz", (edited.stat().st_mtime - 10, edited.stat().st_mtime - 10))
+    plain = client.get("/static/app.js", headers={"Accept-Encoding": "br, gzip"})
+    assert "Content-Encoding" not in plain.headers
+    assert plain.get_data() == edited.read_bytes()
+    small = client.get("/static/small.js", headers={"Accept-Encoding": "br"})
+    assert "Content-Encoding" not in small.headers and "Vary" not in small.headers
+    assert client.get("/static/../secret.js", headers={"Accept-Encoding": "br"}).status_code == 404
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 429, 500, 503])

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import mimetypes
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -35,6 +37,7 @@ from flask import (
     has_request_context,
     redirect,
     request,
+    send_file,
     url_for,
 )
 from flask_babel import Babel, get_locale, get_translations
@@ -42,6 +45,7 @@ from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
+from werkzeug.security import safe_join
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sarportal.domain.roles import Role
@@ -366,6 +370,44 @@ def _fingerprinted_url(filename: str) -> str:
     return url_for("static", filename=filename, v=digest)
 
 
+PRECOMPRESSED: Final = (("br", ".br"), ("gzip", ".gz"))
+"""The encodings `scripts/build_assets.py` writes beside each text asset, best first."""
+
+
+def send_static(filename: str) -> Response:
+    """A static file, or its precompressed twin (`name.br`, `name.gz`) when the browser accepts
+    that encoding and the twin is not older than the file (an edited file is sent as it is until
+    `make install` compresses it again)."""
+    app = current_app
+    path = safe_join(app.static_folder or "", filename)
+    if path is None or not os.path.isfile(path):
+        return app.send_static_file(filename)
+    twins = [(name, path + suffix) for name, suffix in PRECOMPRESSED]
+    twins = [(name, twin) for name, twin in twins if _fresh_twin(twin, path)]
+    for encoding, twin in twins:
+        if request.accept_encodings[encoding]:
+            response = send_file(
+                twin,
+                mimetype=mimetypes.guess_type(filename)[0] or "application/octet-stream",
+                max_age=app.get_send_file_max_age(filename),
+                conditional=True,
+            )
+            response.content_encoding = encoding
+            break
+    else:
+        response = app.send_static_file(filename)
+    if twins:
+        response.vary.add("Accept-Encoding")  # caches keep one copy per encoding
+    return response
+
+
+def _fresh_twin(twin: str, original: str) -> bool:
+    try:
+        return os.stat(twin).st_mtime >= os.stat(original).st_mtime
+    except OSError:
+        return False
+
+
 def _cache_static(response: Response) -> Response:
     if request.endpoint == "static" and request.args.get("v") and response.status_code == 200:
         response.cache_control.no_cache = None
@@ -441,5 +483,7 @@ def init_app(app: Flask) -> None:
         locales=LOCALES,
         language_names=LANGUAGE_NAMES,
     )
+    if "static" in app.view_functions:
+        app.view_functions["static"] = send_static
     app.after_request(_cache_static)
     app.register_blueprint(bp)
