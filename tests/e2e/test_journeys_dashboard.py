@@ -280,3 +280,92 @@ def test_the_dashboard_breaks_no_content_security_policy_while_used(open_as: Any
     page.goto(page.url.replace("/?", "/counter?", 1))  # the counter page, the same filters
     page.wait_for_load_state("networkidle")
     assert [m for m in messages if "Content Security Policy" in m] == [], messages
+
+
+# Every text ECharts drew (axis labels, series and mark-line labels, legend, title) as a box in
+# the chart's own pixels, read from zrender's display list; and, for a bar chart, each bar's box.
+DRAWN = """
+(id) => {
+  const chart = echarts.getInstanceByDom(document.getElementById('chart-' + id));
+  const zr = chart.getZr();
+  const texts = [];
+  for (const el of zr.storage.getDisplayList(true)) {
+    if (el.type !== 'tspan' || el.ignore || el.invisible) continue;
+    if (!String(el.style.text || '').trim()) continue;
+    const rect = el.getBoundingRect().clone();
+    if (el.transform) rect.applyTransform(el.transform);
+    // a scrolling legend clips the items of its other pages: those are paged, not cut off
+    let clip = null;
+    for (let node = el; node; node = node.parent) {
+      const path = node.getClipPath && node.getClipPath();
+      if (path) {
+        clip = path.getBoundingRect().clone();
+        if (path.transform) clip.applyTransform(path.transform);
+        else if (node.transform) clip.applyTransform(node.transform);
+        break;
+      }
+    }
+    if (clip && !clip.intersect(rect)) continue;
+    texts.push({ text: String(el.style.text), x: rect.x, y: rect.y, w: rect.width, h: rect.height,
+                 clip: clip && { x: clip.x, y: clip.y, w: clip.width, h: clip.height } });
+  }
+  const option = chart.getOption();
+  const bars = [];
+  const series = option.series[0];
+  if (series.type === 'bar' && option.xAxis[0].type === 'category') {
+    const labels = option.xAxis[0].data;
+    const width = chart.getWidth();
+    const at = (label) => chart.convertToPixel({ xAxisIndex: 0 }, label);
+    const step = labels.length > 1 ? at(labels[1]) - at(labels[0]) : width;
+    series.data.forEach((item, index) => {
+      const value = typeof item === 'object' && item !== null ? item.value : item;
+      if (!value) return;
+      const [x, top] = chart.convertToPixel({ seriesIndex: 0 }, [labels[index], value]);
+      const [, bottom] = chart.convertToPixel({ seriesIndex: 0 }, [labels[index], 0]);
+      bars.push({ x: x - step / 2, y: top, w: step, h: bottom - top });
+    });
+  }
+  return { width: zr.getWidth(), height: zr.getHeight(), texts, bars };
+}
+"""
+
+
+def _overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (
+        a["x"] < b["x"] + b["w"] - 1 and b["x"] < a["x"] + a["w"] - 1
+        and a["y"] < b["y"] + b["h"] - 1 and b["y"] < a["y"] + a["h"] - 1
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_no_key_figure_or_chart_text_is_cut_off_or_drawn_over_the_bars(
+    open_as: Any, width: int
+) -> None:
+    page = open_as("admin", "/")
+    page.set_viewport_size({"width": width, "height": 900 if width > 400 else 844})
+    page.reload()
+    _settled_dashboard(page)
+    truncated = page.evaluate(
+        """() => [...document.querySelectorAll("[data-figure] [data-bind='value']")]
+            .filter((value) => value.scrollWidth > value.clientWidth)
+            .map((value) => value.textContent)"""
+    )
+    assert truncated == [], (width, truncated)
+    for chart in CHARTS:
+        page.locator(f"#chart-{chart}").scroll_into_view_if_needed()
+        drawn = page.evaluate(DRAWN, chart)
+        assert drawn["texts"], chart
+        whole = {"x": 0, "y": 0, "w": drawn["width"], "h": drawn["height"]}
+        cut = [
+            box["text"] for box in drawn["texts"]
+            for bound in [whole] + ([box["clip"]] if box["clip"] else [])
+            if box["x"] < bound["x"] - 0.5 or box["y"] < bound["y"] - 0.5
+            or box["x"] + box["w"] > bound["x"] + bound["w"] + 0.5
+            or box["y"] + box["h"] > bound["y"] + bound["h"] + 0.5
+        ]  # fmt: skip
+        assert cut == [], (chart, width, cut)
+        if chart == "days_to_pay":  # the median and due-date labels stay clear of the bars
+            marks = [t for t in drawn["texts"] if t["text"].startswith(("Median", "Due"))]
+            assert marks, drawn["texts"]
+            on_bars = [m["text"] for m in marks for bar in drawn["bars"] if _overlaps(m, bar)]
+            assert on_bars == [], (width, on_bars)

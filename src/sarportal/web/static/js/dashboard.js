@@ -72,6 +72,24 @@
     }).format(ratio);
   }
 
+  /* -- layout: ECharts does not say how tall a wrapped legend grows, so it is measured here the
+     way ECharts lays it out (icon, 5 px, text, itemGap), to give the plot the room that is left */
+  var NARROW = 440;  /* px of chart width below which legends go under the chart */
+  var LEGEND_ROW = 24;  /* a row of 12 px text with its 10 px gap */
+  var measurer = document.createElement("canvas").getContext("2d");
+
+  function legendRows(labels, width, colours) {
+    measurer.font = "12px " + colours.font;
+    var rows = 1;
+    var x = 0;
+    labels.forEach(function (label) {
+      var item = 10 + 5 + measurer.measureText(label).width;
+      if (x > 0 && x + item > width) { rows += 1; x = 0; }
+      x += item + 10;
+    });
+    return rows;
+  }
+
   /* -- chart options ------------------------------------------------------------------------ */
   function base(colours, id) {
     return {
@@ -123,14 +141,16 @@
   }
 
   var builders = {
-    volume: function (data, colours, currency) {
+    volume: function (data, colours, currency, size) {
       var measure = state.measure;
       var format = measure === "amount" ? function (v) { return money(v, currency, true); } : number;
       var option = base(colours, "volume");
-      option.grid = { left: 12, right: 8, top: 44, bottom: 4, containLabel: true };
+      /* every status in view, wrapped into rows (a paged legend hid some behind the save icon) */
+      var rows = legendRows(data.series.map(function (series) { return series.name; }), size.width - 42, colours);
+      option.grid = { left: 12, right: 8, top: 16 + rows * LEGEND_ROW, bottom: 4, containLabel: true };
       option.legend = {
-        type: "scroll", top: 0, left: 0, right: 32, icon: "roundRect", itemWidth: 10, itemHeight: 10,
-        textStyle: { color: colours.text }, pageTextStyle: { color: colours.muted }
+        top: 0, left: 0, right: 32, icon: "roundRect", itemWidth: 10, itemHeight: 10,
+        textStyle: { color: colours.text }
       };
       option.xAxis = categoryAxis(colours, data.labels);
       option.yAxis = valueAxis(colours, format);
@@ -158,27 +178,39 @@
       return option;
     },
 
-    status: function (data, colours) {
+    status: function (data, colours, currency, size) {
       var option = base(colours, "status");
       var total = data.points.reduce(function (sum, point) { return sum + point.value; }, 0);
       var shares = {};
       data.points.forEach(function (point) { shares[point.name] = total ? point.value / total : 0; });
+      var entry = function (name) { return name + "  " + percent(shares[name]); };
+      /* wide: the legend beside the ring; narrow: under it, and the ring in the room above */
+      var narrow = size.width < NARROW;
+      var legendHeight = narrow
+        ? 10 + LEGEND_ROW * legendRows(data.points.map(function (p) { return entry(p.name); }), size.width - 10, colours)
+        : 0;
+      var ringHeight = size.height - legendHeight;
+      var outer = narrow ? Math.max(40, Math.min(size.width, ringHeight) / 2 - 12) : null;
+      var centre = narrow ? [size.width / 2, ringHeight / 2 + 4] : ["30%", "50%"];
       option.title = {
-        text: number(total), subtext: text.textTransactions, left: "30%", top: "40%", textAlign: "center",
+        text: number(total), subtext: text.textTransactions, textAlign: "center",
+        left: narrow ? "50%" : "30%", top: narrow ? centre[1] - 22 : "40%",
         textStyle: { color: colours.text, fontSize: 20, fontWeight: 600 },
         subtextStyle: { color: colours.muted, fontSize: 12 }
       };
-      option.legend = {
+      option.legend = narrow ? {
+        orient: "horizontal", left: "center", bottom: 0, icon: "roundRect", itemWidth: 10, itemHeight: 10,
+        itemGap: 10, textStyle: { color: colours.text }, formatter: entry
+      } : {
         orient: "vertical", right: 8, top: "middle", icon: "roundRect", itemWidth: 10, itemHeight: 10,
-        itemGap: 10, textStyle: { color: colours.text },
-        formatter: function (name) { return name + "  " + percent(shares[name]); }
+        itemGap: 10, textStyle: { color: colours.text }, formatter: entry
       };
       option.tooltip.trigger = "item";
       option.tooltip.formatter = function (item) {
         return item.marker + item.name + "\n" + number(item.value) + " · " + percent(item.percent / 100);
       };
       option.series = [{
-        type: "pie", radius: ["52%", "78%"], center: ["30%", "50%"], label: { show: false },
+        type: "pie", radius: narrow ? [outer * 0.66, outer] : ["52%", "78%"], center: centre, label: { show: false },
         itemStyle: { borderColor: colours.card, borderWidth: 2 },
         data: data.points.map(function (point) {
           return { name: point.name, value: point.value, href: point.href,
@@ -211,10 +243,13 @@
 
     days_to_pay: function (data, colours) {
       var option = base(colours, "days_to_pay");
-      option.grid = { left: 4, right: 8, top: 36, bottom: 24, containLabel: true };
+      /* two rows above the plot: the median's label, and over it the due date's (never on the bars) */
+      option.grid = { left: 4, right: 8, top: 52, bottom: 24, containLabel: true };
       option.xAxis = categoryAxis(colours, data.labels, {
         name: data.axis_name, nameLocation: "middle", nameGap: 26, nameTextStyle: { color: colours.muted },
-        axisLabel: { color: colours.muted, interval: function (index) { return index % 7 === 0; } }
+        axisLabel: { color: colours.muted, interval: function (index) {
+          return index % 7 === 0 || index === data.labels.length - 1;  /* and the "≥ N" overflow bar */
+        } }
       });
       option.yAxis = valueAxis(colours, number);
       option.tooltip.trigger = "axis";
@@ -230,7 +265,7 @@
       var marks = [];
       if (data.due_index !== null) {
         marks.push({ xAxis: data.labels[data.due_index], lineStyle: { color: colours.muted, type: "dotted", width: 1 },
-                     label: { formatter: data.due_label, color: colours.muted, position: "insideStartTop" } });
+                     label: { formatter: data.due_label, color: colours.muted, position: "end", distance: [0, 22] } });
       }
       if (data.median_index !== null) {
         marks.push({ xAxis: data.labels[data.median_index], lineStyle: { color: colours.median, type: "dashed", width: 2 },
@@ -318,7 +353,11 @@
       if (href) window.location.assign(href);
     });
     if (window.ResizeObserver) {
-      new ResizeObserver(function () { chart.resize(); }).observe(element);
+      new ResizeObserver(function () {
+        chart.resize();
+        /* the legends' rows and the ring's place follow the width: draw again when it changed */
+        if (chart.__portalWidth !== undefined && chart.getWidth() !== chart.__portalWidth) drawCharts();
+      }).observe(element);
     }
     state.charts[id] = chart;
     return chart;
@@ -341,9 +380,11 @@
       var model = view.charts[id];
       if (!model || !builders[id]) return;
       var chart = chartFor(id, element);
-      var option = builders[id](model.data, colours, view.currency);
+      var size = { width: chart.getWidth(), height: chart.getHeight() };
+      var option = builders[id](model.data, colours, view.currency, size);
       option.aria.label = { description: describe(element) };
       chart.setOption(option, { notMerge: true });
+      chart.__portalWidth = size.width;
       chart.getDom().classList.toggle("dash-clickable", id !== "days_to_pay");
     });
   }
