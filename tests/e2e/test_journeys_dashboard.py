@@ -369,3 +369,48 @@ def test_no_key_figure_or_chart_text_is_cut_off_or_drawn_over_the_bars(
             assert marks, drawn["texts"]
             on_bars = [m["text"] for m in marks for bar in drawn["bars"] if _overlaps(m, bar)]
             assert on_bars == [], (width, on_bars)
+
+
+# For each visible figures table: do its row labels stay on one line, and are its first and last
+# columns (the label and the total) inside the visible part of the scrolling box around it?
+TABLE_FIT = """
+(table) => {
+  const box = table.parentElement.getBoundingClientRect();
+  const rows = [...table.querySelectorAll('tbody tr')];
+  const lines = (cell) => {
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+  };
+  const wrapped = rows.map((row) => row.querySelector('th'))
+    .filter((th) => th && lines(th) > 1).map((th) => th.textContent);
+  const hidden = rows.flatMap((row) => [row.firstElementChild, row.lastElementChild])
+    .filter((cell) => { const r = cell.getBoundingClientRect();
+                        return r.left < box.left - 0.5 || r.right > box.right + 0.5; })
+    .map((cell) => cell.textContent);
+  return { wrapped, hidden, fits: table.scrollWidth <= table.parentElement.clientWidth };
+}
+"""
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_figure_tables_keep_labels_on_one_line_and_the_total_in_view(
+    open_as: Any, width: int
+) -> None:
+    page = open_as("admin", "/counter")
+    page.set_viewport_size({"width": width, "height": 900})
+    page.reload()
+    page.locator("#stats-status [data-part='done']").wait_for(state="visible", timeout=60_000)
+    counter = page.locator("#counter-period-table").evaluate(TABLE_FIT)
+    assert counter["wrapped"] == []
+    if width >= 1440:  # one cell per status: the whole table fits its card
+        assert counter["fits"], counter
+    page.goto(page.url.replace("/counter", "/"))
+    _settled_dashboard(page)
+    for chart in ("volume", "status", "days_to_pay"):
+        card = page.locator(f"[data-chart-card='{chart}']")
+        card.locator("button[data-action='table']").click()
+        table = card.locator("table")
+        table.wait_for(state="visible")
+        fit = table.evaluate(TABLE_FIT)
+        assert fit["wrapped"] == [] and fit["hidden"] == [], (chart, width, fit)
