@@ -398,7 +398,7 @@ CASES = [
         "list_400_bad_order",
         400,
         "invalid_request",
-        lambda c: _list(c, order="amount_desc"),
+        lambda c: _list(c, order="amount_largest"),
         "order",
         valid_request=False,
     ),

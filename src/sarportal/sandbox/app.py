@@ -191,12 +191,21 @@ class SandboxApp:
         self, book: Book, query_params: dict[str, list[str]], customer: int | None = None
     ) -> Response:
         query = params.parse_list(query_params, book.data.shops, self.cursors, customer)
-        page = book.page(
-            query.filters, ascending=query.ascending, after=query.after, limit=query.limit
-        )
         next_cursor = None
-        if page.has_more:
-            next_cursor = self.cursors.issue(query.filters, query.ascending, int(page.rows[-1]))
+        if query.sort == "created":
+            after = None if query.after is None else query.after[0]
+            page = book.page(
+                query.filters, ascending=query.ascending, after=after, limit=query.limit
+            )
+            position: tuple[int, ...] | None = (int(page.rows[-1]),) if page.has_more else None
+        else:
+            last = None if query.after is None else (query.after[0], query.after[1])
+            page, position = book.sorted_page(
+                query.filters, key=query.sort, ascending=query.ascending, after=last,
+                limit=query.limit,
+            )  # fmt: skip
+        if position is not None:
+            next_cursor = self.cursors.issue(query.filters, query.order, position)
         rest: dict[str, Any] = {"has_more": page.has_more, "next_cursor": next_cursor}
         if query.include_total:
             rest["total_count"] = book.count(query.filters)

@@ -148,6 +148,44 @@ class Book:
         rows = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
         return Page(rows=rows[:limit].astype(np.int64), has_more=rows.shape[0] > limit)
 
+    def sorted_page(
+        self, f: Filters, *, key: str, ascending: bool, after: tuple[int, int] | None, limit: int
+    ) -> tuple[Page, tuple[int, int] | None]:
+        """Up to `limit` matching rows ordered by `key` ("amount" or "due_date"), ties by creation
+        (descending reverses ascending exactly); rows without a due date come last either way.
+        Also the position of the last row, for a cursor."""
+        lo, hi = self._bounds(f)
+        rows = np.flatnonzero(self._mask(f, lo, hi)).astype(np.int64) + lo
+        d = self.data
+        if key == "amount":
+            values, missing = d.amount[rows].astype(np.int64), None
+        else:  # due_date: the day payment is due, once captured
+            captured = d.captured_at[rows].astype(np.int64)
+            values, missing = captured + v.DUE_DAYS * v.DAY, captured < 0
+        sign = 1 if ascending else -1
+        primary = values * sign
+        if missing is not None:
+            primary = np.where(missing, np.iinfo(np.int64).max, primary)
+        secondary = rows * sign
+        if after is not None:
+            last_primary, last_secondary = after
+            later = (primary > last_primary) | (
+                (primary == last_primary) & (secondary > last_secondary)
+            )
+            rows, primary, secondary = rows[later], primary[later], secondary[later]
+        if rows.shape[0] > limit + 1:  # only the first limit + 1 need sorting
+            keep = np.argpartition(primary, limit)[: limit + 1]
+            cut = primary[keep].max()
+            keep = np.flatnonzero(primary <= cut)
+            rows, primary, secondary = rows[keep], primary[keep], secondary[keep]
+        order = np.lexsort((secondary, primary))[: limit + 1]
+        chosen = rows[order]
+        page = Page(rows=chosen[:limit], has_more=chosen.shape[0] > limit)
+        if not page.has_more:
+            return page, None
+        last = order[limit - 1]
+        return page, (int(primary[last]), int(secondary[last]))
+
     def summaries(self, rows: Rows) -> list[dict[str, Any]]:
         """The summaries of the given rows, built column by column."""
         d = self.data

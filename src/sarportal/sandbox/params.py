@@ -36,10 +36,20 @@ MAX_AMOUNT = 10**12
 @dataclass(frozen=True)
 class ListQuery:
     filters: Filters
+    sort: str  # "created", "amount" or "due_date"
     ascending: bool
     limit: int
-    after: int | None
+    after: tuple[int, ...] | None  # the position a cursor points after
     include_total: bool
+
+    @property
+    def order(self) -> str:
+        return f"{self.sort}_{'asc' if self.ascending else 'desc'}"
+
+
+ORDERS = tuple(
+    f"{key}_{way}" for key in ("created", "amount", "due_date") for way in ("desc", "asc")
+)
 
 
 def parse_query(raw: bytes, allowed: frozenset[str]) -> dict[str, list[str]]:
@@ -151,23 +161,24 @@ class Cursors:
     def __init__(self, key: bytes) -> None:
         self._key = key
 
-    def _mac(self, filters: Filters, ascending: bool, position: int) -> str:
-        message = f"{filters!r}|{ascending}|{position}".encode()
+    def _mac(self, filters: Filters, order: str, position: str) -> str:
+        message = f"{filters!r}|{order}|{position}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:20]
 
-    def issue(self, filters: Filters, ascending: bool, position: int) -> str:
-        text = f"{position}.{self._mac(filters, ascending, position)}"
+    def issue(self, filters: Filters, order: str, position: tuple[int, ...]) -> str:
+        text = ":".join(str(part) for part in position)
+        text = f"{text}.{self._mac(filters, order, text)}"
         return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
-    def read(self, cursor: str, filters: Filters, ascending: bool) -> int:
+    def read(self, cursor: str, filters: Filters, order: str) -> tuple[int, ...]:
         try:
             padded = cursor + "=" * (-len(cursor) % 4)
             text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
             position_text, mac = text.split(".", 1)
-            position = int(position_text)
+            position = tuple(int(part) for part in position_text.split(":"))
         except (ValueError, UnicodeError) as exc:
             raise Problem.invalid("cursor", "The cursor is not valid.") from exc
-        if not hmac.compare_digest(mac, self._mac(filters, ascending, position)):
+        if not hmac.compare_digest(mac, self._mac(filters, order, position_text)):
             raise Problem.invalid(
                 "cursor", "The cursor is not valid for these filters and this order."
             )
@@ -184,16 +195,18 @@ def parse_list(
     if customer is not None:
         filters = replace(filters, customer=customer)
     order = _single(params, "order") or "created_desc"
-    if order not in ("created_desc", "created_asc"):
-        raise Problem.invalid("order", "'order' must be created_desc or created_asc.")
-    ascending = order == "created_asc"
+    if order not in ORDERS:
+        raise Problem.invalid("order", f"'order' must be one of {', '.join(ORDERS)}.")
+    sort, _, way = order.rpartition("_")
     limit = _integer(params, "limit", 1, 1000) or 100
     include_total = _single(params, "include_total") or "false"
     if include_total not in ("true", "false"):
         raise Problem.invalid("include_total", "'include_total' must be true or false.")
     cursor = _single(params, "cursor")
-    after = None if cursor is None else cursors.read(cursor, filters, ascending)
-    return ListQuery(filters, ascending, limit, after, include_total == "true")
+    after = None if cursor is None else cursors.read(cursor, filters, order)
+    if after is not None and len(after) != (1 if sort == "created" else 2):
+        raise Problem.invalid("cursor", "The cursor is not valid for these filters and this order.")
+    return ListQuery(filters, sort, way == "asc", limit, after, include_total == "true")
 
 
 def json_body(raw: bytes, fields: dict[str, type]) -> dict[str, Any]:
