@@ -78,16 +78,46 @@ def test_sorting_by_creation_time_both_ways(open_as: Any) -> None:
     assert header.get_attribute("aria-sort") == "descending"
     newest, newest_times = _ids(page), _created(page)
     assert newest_times == sorted(newest_times, reverse=True)
-    page.locator(".portal-sort-link").click()
+    created_link = page.locator(".portal-transactions-table th:first-child .portal-sort-link")
+    created_link.click()
     oldest = _after_swap(page, newest)
     assert _query(page)["order"] == ["created_asc"]
     assert header.get_attribute("aria-sort") == "ascending"
     oldest_times = _created(page)
     assert oldest_times == sorted(oldest_times)
     assert max(oldest_times) < min(newest_times)  # 5,000 rows: the two ends do not meet
-    page.locator(".portal-sort-link").click()
+    created_link.click()
     assert _after_swap(page, oldest) == newest
     assert header.get_attribute("aria-sort") == "descending"
+
+
+def _cells(page: Any, column: int) -> list[str]:
+    texts: list[str] = page.locator(f"{ROWS} td:nth-child({column})").all_inner_texts()
+    return [text.strip() for text in texts]
+
+
+def test_sorting_by_amount_and_by_due_date_from_the_headers(open_as: Any) -> None:
+    page = open_as("operator", "/transactions?per_page=25&currency=EUR")
+    before = _ids(page)
+    page.get_by_role("link", name="Amount Sort: largest amount first").click()
+    largest = _after_swap(page, before)
+    assert _query(page)["order"] == ["amount_desc"]
+    amounts = [int(re.sub(r"\D", "", text)) for text in _cells(page, 4)]
+    assert amounts == sorted(amounts, reverse=True)
+    amount_header = page.locator(".portal-transactions-table th:nth-child(4)")
+    assert amount_header.get_attribute("aria-sort") == "descending"
+    page.get_by_role("link", name="Amount Sort: smallest amount first").click()
+    _after_swap(page, largest)
+    smallest = [int(re.sub(r"\D", "", text)) for text in _cells(page, 4)]
+    assert smallest == sorted(smallest) and max(smallest) < min(amounts)
+    assert amount_header.get_attribute("aria-sort") == "ascending"
+    shown = _ids(page)
+    page.get_by_role("link", name="Due date Sort: soonest due date first").click()
+    _after_swap(page, shown)
+    assert _query(page)["order"] == ["due_date_asc"]
+    dues = [datetime.strptime(text, "%m/%d/%y") for text in _cells(page, 9) if text != "–"]
+    assert dues and dues == sorted(dues)
+    assert page.locator(".portal-transactions-table th[aria-sort]").count() == 1
 
 
 PRESETS = (  # value, link, column of the badge, badge
@@ -157,7 +187,7 @@ def test_filtering_sorting_and_paging_break_no_content_security_policy(open_as: 
     first = _ids(page)
     page.get_by_role("link", name="Next").click()
     second = _after_swap(page, first)
-    page.locator(".portal-sort-link").click()
+    page.get_by_role("link", name="Amount Sort: largest amount first").click()
     third = _after_swap(page, second)
     page.get_by_role("link", name="Authorized, not captured").click()
     _after_swap(page, third)

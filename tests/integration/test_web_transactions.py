@@ -97,6 +97,37 @@ def test_sort_oldest_first_reverses_the_order(viewer: FlaskClient, sandbox: Sand
     assert 'aria-sort="ascending"' in page
 
 
+@pytest.mark.parametrize(
+    ("order", "column", "sort"),
+    [
+        ("amount_desc", "Amount", "descending"),
+        ("amount_asc", "Amount", "ascending"),
+        ("due_date_asc", "Due date", "ascending"),
+        ("due_date_desc", "Due date", "descending"),
+    ],
+)
+def test_sorting_by_amount_or_due_date_is_the_providers_order(
+    viewer: FlaskClient, sandbox: SandboxHandle, order: str, column: str, sort: str
+) -> None:
+    first = viewer.get(f"/transactions?order={order}&country=CH").get_data(as_text=True)
+    expected = sandbox_ids(sandbox, country="CH", order=order)
+    assert ids(first) == expected[:50]
+    sorted_header = re.search(
+        rf'<th scope="col"[^>]*aria-sort="{sort}">\s*<a[^>]*>\s*{column} ', first
+    )
+    assert sorted_header, "the sorted column says so"
+    assert first.count("aria-sort=") == 1
+    second = viewer.get(link(first, "next")).get_data(as_text=True)  # the cursor keeps the order
+    assert ids(second) == expected[50:100]
+
+
+def test_an_unknown_order_is_refused_with_the_field_named(viewer: FlaskClient) -> None:
+    response = viewer.get("/transactions?order=customer_name")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Sort" in page and "Please choose one of the offered values." in page
+
+
 def test_paging_forward_and_back_returns_to_the_same_rows(viewer: FlaskClient) -> None:
     pages = [viewer.get("/transactions?per_page=25&currency=EUR").get_data(as_text=True)]
     for _ in range(3):

@@ -114,10 +114,23 @@ class Preset(StrEnum):
 
 
 class Order(StrEnum):
-    """Sort by creation time."""
+    """Sort by creation time, amount or due date (the provider's `order`; ties by creation)."""
 
     NEWEST = "created_desc"
     OLDEST = "created_asc"
+    AMOUNT_DESC = "amount_desc"
+    AMOUNT_ASC = "amount_asc"
+    DUE_DESC = "due_date_desc"
+    DUE_ASC = "due_date_asc"
+
+    @property
+    def column(self) -> str:
+        """The table column it sorts: "created", "amount" or "due_date"."""
+        return self.value.rpartition("_")[0]
+
+    @property
+    def ascending(self) -> bool:
+        return self.value.endswith("_asc")
 
 
 _PRESET_STATUS = {Preset.AUTHORIZED: "authorized", Preset.PARTIALLY_REFUNDED: "partially_refunded"}

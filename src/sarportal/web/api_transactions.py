@@ -82,7 +82,9 @@ class ProviderFilters(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class TransactionListQuery(ProviderFilters, forbid_unknown_fields=True, kw_only=True):
     """Filters (combined with AND; a repeated parameter matches any of its values) and paging."""
 
-    order: Literal["created_desc", "created_asc"] = "created_desc"
+    order: Literal[
+        "created_desc", "created_asc", "amount_desc", "amount_asc", "due_date_desc", "due_date_asc"
+    ] = "created_desc"
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
     cursor: Annotated[str, msgspec.Meta(min_length=1, max_length=512)] | None = None
     include_total: bool = False
@@ -103,8 +105,10 @@ class TransactionList(msgspec.Struct, omit_defaults=True):
 def list_transactions(query: TransactionListQuery) -> TransactionList:
     """List transactions.
 
-    The merchant's transactions matching every given filter, newest first unless
-    `order=created_asc`. A `cursor` is valid only with the filters and `order` it was issued for.
+    The merchant's transactions matching every given filter, newest first unless `order` says
+    otherwise: `created_asc`, by `amount` (minor units, whatever the currency) or by `due_date`
+    (`_desc` or `_asc`; ties by creation, transactions without a due date last). A `cursor` is
+    valid only with the filters and `order` it was issued for.
     """
     require_rfc3339(request.args)
     if query.created_from and query.created_to and query.created_from >= query.created_to:

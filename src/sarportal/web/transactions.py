@@ -51,6 +51,7 @@ from sarportal.web.transactions_view import (
     export_url,
     field_labels,
     field_messages,
+    order_words,
     preset_url,
     sort_toggle,
     table_rows,
@@ -68,6 +69,7 @@ def _helpers() -> dict[str, object]:
         "preset_url": preset_url,
         "export_url": export_url,
         "sort_toggle": sort_toggle,
+        "order_words": order_words,
         "field_labels": field_labels(),
     }
 

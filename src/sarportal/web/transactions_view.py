@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlencode
 
 from babel import Locale
@@ -305,6 +305,30 @@ def export_url(filters: TransactionFilters | None) -> str:
     return f"{base}?{query}" if query else base
 
 
-def sort_toggle(filters: TransactionFilters) -> Order:
-    """The order the "Created" column header switches to."""
-    return Order.NEWEST if filters.effective_order is Order.OLDEST else Order.OLDEST
+SORTABLE: Final = {
+    "created": (Order.NEWEST, Order.OLDEST),
+    "amount": (Order.AMOUNT_DESC, Order.AMOUNT_ASC),
+    "due_date": (Order.DUE_ASC, Order.DUE_DESC),
+}
+"""Each sortable column's orders, the one a first click gives first: the newest, the largest
+amount, the soonest due date."""
+
+
+def order_words(order: Order) -> str:
+    """How the table is sorted, for its caption and the headers' links: "largest amount first"."""
+    words: dict[Order, str] = {
+        Order.NEWEST: _("newest first"),
+        Order.OLDEST: _("oldest first"),
+        Order.AMOUNT_DESC: _("largest amount first"),
+        Order.AMOUNT_ASC: _("smallest amount first"),
+        Order.DUE_ASC: _("soonest due date first"),
+        Order.DUE_DESC: _("latest due date first"),
+    }
+    return words[order]
+
+
+def sort_toggle(filters: TransactionFilters, column: str = "created") -> Order:
+    """The order a click on `column`'s header gives: its first order, or the other way round
+    when the table is sorted by it already."""
+    first, second = SORTABLE[column]
+    return second if filters.effective_order is first else first
