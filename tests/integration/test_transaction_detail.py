@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -12,7 +13,7 @@ from flask.testing import FlaskClient
 from sarportal.domain.roles import Role
 from sarportal.web.detail.page import RELATED_LIMIT
 from sarportal.web.formats import format_moment
-from tests.fixtures.portal import MadeUser, csrf_token
+from tests.fixtures.portal import FakeClock, MadeUser, csrf_token
 from tests.fixtures.sandbox import RowPicker, SandboxHandle
 from tests.integration.helpers_transaction import (
     HTMX,
@@ -215,3 +216,40 @@ def test_viewer_writes_are_refused_on_the_page_and_the_api(
     )
     assert api.status_code == 403 and api.mimetype == "application/problem+json"
     assert provider_view(sandbox, row["id"])["refunded_amount"] == row["refunded_amount"]
+
+
+STILL_POSSIBLE = re.compile(
+    r'<th scope="row">Can still be (captured|refunded|cancelled)</th><td>([^<]*)</td>'
+)
+BUTTON_FOR = {"captured": "capture", "refunded": "refund", "cancelled": "cancellation"}
+
+
+@pytest.mark.parametrize(
+    ("status", "past_expiry"),
+    [("authorized", False), ("authorized", True), ("partially_captured", True),
+     ("partially_refunded", False), ("captured", False), ("declined", False)],
+)  # fmt: skip
+def test_what_the_page_says_is_still_possible_is_what_its_buttons_offer(
+    provider_client: FlaskClient,
+    login_provider: Callable[..., MadeUser],
+    fresh_rows: RowPicker,
+    clock: FakeClock,
+    status: str,
+    past_expiry: bool,
+) -> None:
+    """One rule (domain.md's limits, expiry included) for the amounts table and the buttons: a
+    page never names an amount it offers no button for, nor a button for nothing."""
+    row = fresh_rows.take(status)
+    expires = datetime.fromisoformat(row["authorization_expires_at"])
+    clock.now = expires + timedelta(minutes=1) if past_expiry else expires - timedelta(days=1)
+    login_provider(Role.OPERATOR)
+    page = provider_client.get(f"/transactions/{row['id']}").get_data(as_text=True)
+    amounts = dict(STILL_POSSIBLE.findall(page))
+    assert amounts.keys() == BUTTON_FOR.keys()
+    offered = set(re.findall(r'data-portal-action="([a-z]+)"', page))
+    for word, kind in BUTTON_FOR.items():
+        nothing = re.fullmatch(r"\D*0\.00\D*", amounts[word]) is not None
+        assert nothing == (kind not in offered), (word, amounts[word], offered)
+    if past_expiry:
+        assert re.fullmatch(r"\D*0\.00\D*", amounts["captured"])
+        assert "capture" not in offered and "cancellation" not in offered

@@ -65,25 +65,6 @@ class TransactionSummary(msgspec.Struct, frozen=True):
     paid_at: datetime | None
     dunning_level: int
 
-    @property
-    def capturable_amount(self) -> int:
-        """What a capture may still take (domain.md), ignoring the expiry time."""
-        if self.status not in ("authorized", "partially_captured"):
-            return 0
-        return self.amount - self.captured_amount - self.cancelled_amount
-
-    @property
-    def refundable_amount(self) -> int:
-        if self.status in ("declined", "expired"):
-            return 0
-        return self.captured_amount - self.refunded_amount
-
-    @property
-    def cancellable_amount(self) -> int:
-        if self.status in ("declined", "expired"):
-            return 0
-        return self.amount - self.captured_amount - self.cancelled_amount
-
 
 class TransactionPage(msgspec.Struct, frozen=True):
     data: list[TransactionSummary]

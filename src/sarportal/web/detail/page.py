@@ -12,6 +12,7 @@ from flask import abort, g, render_template
 from werkzeug.wrappers import Response
 
 from sarportal.actions import TARGET, amounts_of, record_customer_view, summary_of
+from sarportal.domain.actions import ActionKind
 from sarportal.domain.roles import Role
 from sarportal.provider.errors import ProviderError
 from sarportal.provider.models import TransactionDetail
@@ -43,6 +44,7 @@ def render_detail(
     summary = summary_of(found)
     audit = _activity(summary.id)
     now = portal().settings.clock()
+    amounts = amounts_of(summary)
     may_act = user.role.allows(Role.OPERATOR)
     return render_template(
         "transactions/detail.html",
@@ -51,7 +53,8 @@ def render_detail(
         events=sorted(found.events, key=lambda e: e.occurred_at, reverse=True),
         fields=customer_fields(summary.customer_type),
         revealed=revealed or {},
-        actions=available_actions(amounts_of(summary), now) if may_act else [],
+        still_possible={kind.value: amounts.available(kind, now) for kind in ActionKind},
+        actions=available_actions(amounts, now) if may_act else [],
         may_act=may_act,
         audit=audit,
         **template_globals(),
