@@ -17,8 +17,9 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sarportal.domain.filters import COUNTRIES, PAYMENT_METHODS, SETTLEMENT_STATUSES, STATUSES
+from sarportal.domain.filters import COUNTRIES
 from sarportal.domain.roles import Role
+from sarportal.domain.vocabulary import PAYMENT_METHODS, SETTLEMENT_STATUSES, STATUSES
 from tests.fixtures.portal import new_client, sign_in
 from tests.fixtures.portal_provider import make_provider_user
 from tests.fixtures.sandbox import SandboxHandle

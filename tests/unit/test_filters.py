@@ -14,13 +14,8 @@ from werkzeug.datastructures import MultiDict
 from sarportal.domain.filters import (
     COUNTRIES,
     CURRENCIES,
-    CUSTOMER_TYPES,
-    DUNNING_LEVELS,
     MAX_BACK_PAGES,
     PAGE_SIZES,
-    PAYMENT_METHODS,
-    SETTLEMENT_STATUSES,
-    STATUSES,
     FilterError,
     Order,
     Paging,
@@ -30,6 +25,13 @@ from sarportal.domain.filters import (
     format_amount_input,
     parse_filters,
     parse_paging,
+)
+from sarportal.domain.vocabulary import (
+    CUSTOMER_TYPES,
+    DUNNING_LEVELS,
+    PAYMENT_METHODS,
+    SETTLEMENT_STATUSES,
+    STATUSES,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")

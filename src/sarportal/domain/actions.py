@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from sarportal.domain.vocabulary import CAPTURABLE_STATUSES, NO_ACTION_STATUSES
+
 
 class ActionKind(enum.Enum):
     """The three writes a merchant can ask the provider for."""
@@ -30,10 +32,6 @@ class ActionKind(enum.Enum):
         return cls(text)
 
 
-TAKES_NO_ACTION: Final = frozenset({"declined", "expired"})
-CAPTURABLE_STATES: Final = frozenset({"authorized", "partially_captured"})
-
-
 @dataclass(frozen=True)
 class Amounts:
     """A transaction's money per stage, in minor units, with its status (no personal data)."""
@@ -48,11 +46,11 @@ class Amounts:
 
     def available(self, kind: ActionKind, now: datetime | None = None) -> int:
         """The most `kind` may take now: 0 when the action is not possible at all."""
-        if self.status in TAKES_NO_ACTION:
+        if self.status in NO_ACTION_STATUSES:
             return 0
         if kind is ActionKind.REFUND:
             return max(0, self.captured - self.refunded)
-        if self.status not in CAPTURABLE_STATES:
+        if self.status not in CAPTURABLE_STATUSES:
             return 0
         expiry = self.authorization_expires_at
         if now is not None and expiry is not None and now >= expiry:

@@ -30,16 +30,18 @@ from zoneinfo import ZoneInfo
 from babel.numbers import get_decimal_symbol
 
 from sarportal.domain.money import MAX_MINOR_UNITS, AmountError, minor_digits, parse_amount
+from sarportal.domain.vocabulary import (
+    CUSTOMER_TYPES,
+    DUNNING_LEVELS,
+    PAYMENT_METHODS,
+    SETTLEMENT_STATUSES,
+    STATUSES,
+)
 
 __all__ = [
     "COUNTRIES",
     "CURRENCIES",
-    "CUSTOMER_TYPES",
-    "DUNNING_LEVELS",
     "PAGE_SIZES",
-    "PAYMENT_METHODS",
-    "SETTLEMENT_STATUSES",
-    "STATUSES",
     "FieldError",
     "FilterError",
     "Order",
@@ -53,22 +55,8 @@ __all__ = [
     "parse_paging",
 ]
 
-STATUSES = (
-    "authorized",
-    "partially_captured",
-    "captured",
-    "partially_refunded",
-    "refunded",
-    "cancelled",
-    "expired",
-    "declined",
-)
-SETTLEMENT_STATUSES = ("open", "overdue", "paid", "written_off")
-PAYMENT_METHODS = ("invoice", "installments", "direct_debit")
 CURRENCIES = ("EUR", "CHF")
 COUNTRIES = ("DE", "AT", "CH")
-CUSTOMER_TYPES = ("b2c", "b2b")
-DUNNING_LEVELS = (0, 1, 2, 3, 4)
 PAGE_SIZES = (25, 50, 100, 250)
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_AMOUNT_CURRENCY = "EUR"

@@ -14,19 +14,8 @@ from typing import Literal
 
 import msgspec
 
-Status = Literal[
-    "declined",
-    "authorized",
-    "partially_captured",
-    "captured",
-    "partially_refunded",
-    "refunded",
-    "cancelled",
-    "expired",
-]
-SettlementStatus = Literal["open", "paid", "overdue", "written_off"]
-PaymentMethod = Literal["invoice", "installments", "direct_debit"]
-CustomerType = Literal["b2c", "b2b"]
+from sarportal.domain.vocabulary import CustomerType, PaymentMethod, SettlementStatus, Status
+
 ActionType = Literal["capture", "refund", "cancellation"]
 EventType = Literal[
     "authorization",

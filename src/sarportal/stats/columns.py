@@ -16,33 +16,25 @@ import itertools
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from sarportal.domain import vocabulary
 from sarportal.stats.timestamps import NULL_DATE, NULL_TIME, parse_dates, parse_times
 
 Int64Array = npt.NDArray[np.int64]
 CodeArray = npt.NDArray[np.int8]
 NameCodeArray = npt.NDArray[np.int32]
 
-STATUSES = (
-    "declined",
-    "authorized",
-    "partially_captured",
-    "captured",
-    "partially_refunded",
-    "refunded",
-    "cancelled",
-    "expired",
-)
+STATUSES = vocabulary.STATUSES
 # Code 0: no settlement (nothing captured, or fully refunded): `null` in the page.
-SETTLEMENTS = ("none", "open", "paid", "overdue", "written_off")
-PAYMENT_METHODS = ("invoice", "installments", "direct_debit")
-CUSTOMER_TYPES = ("b2c", "b2b")
-DUNNING_LEVELS = ("0", "1", "2", "3", "4")
+SETTLEMENTS = ("none", *vocabulary.SETTLEMENT_STATUSES)
+PAYMENT_METHODS = vocabulary.PAYMENT_METHODS
+CUSTOMER_TYPES = vocabulary.CUSTOMER_TYPES
+DUNNING_LEVELS = tuple(str(level) for level in vocabulary.DUNNING_LEVELS)
 KNOWN_CURRENCIES = ("EUR", "CHF", "GBP", "USD", "PLN", "CZK", "HUF", "SEK", "DKK", "NOK")
 KNOWN_COUNTRIES = ("DE", "AT", "CH", "NL", "BE", "LU", "FR", "IT", "ES", "PL", "CZ", "DK", "SE")
 
@@ -52,7 +44,11 @@ _ENUM_COMBINATIONS = {
     key: code
     for code, key in enumerate(
         itertools.product(
-            STATUSES, (None, *SETTLEMENTS[1:]), PAYMENT_METHODS, CUSTOMER_TYPES, range(5)
+            STATUSES,
+            (None, *SETTLEMENTS[1:]),
+            PAYMENT_METHODS,
+            CUSTOMER_TYPES,
+            vocabulary.DUNNING_LEVELS,
         )
     )
 }
@@ -72,18 +68,9 @@ class PageDecodeError(ValueError):
 
 class _Summary(msgspec.Struct, gc=False):
     created_at: str
-    status: Literal[
-        "declined",
-        "authorized",
-        "partially_captured",
-        "captured",
-        "partially_refunded",
-        "refunded",
-        "cancelled",
-        "expired",
-    ]
-    settlement_status: Literal["open", "paid", "overdue", "written_off"] | None
-    payment_method: Literal["invoice", "installments", "direct_debit"]
+    status: vocabulary.Status
+    settlement_status: vocabulary.SettlementStatus | None
+    payment_method: vocabulary.PaymentMethod
     currency: str
     amount: Annotated[int, msgspec.Meta(ge=0)]
     captured_amount: Annotated[int, msgspec.Meta(ge=0)]
@@ -91,7 +78,7 @@ class _Summary(msgspec.Struct, gc=False):
     cancelled_amount: Annotated[int, msgspec.Meta(ge=0)]
     shop: str
     country: str
-    customer_type: Literal["b2c", "b2b"]
+    customer_type: vocabulary.CustomerType
     captured_at: str | None
     due_date: str | None
     paid_at: str | None

@@ -16,14 +16,9 @@ import msgspec
 from flask import Blueprint, request
 
 from sarportal.domain.roles import Role
+from sarportal.domain.vocabulary import CustomerType, PaymentMethod, SettlementStatus, Status
 from sarportal.provider.errors import ProviderInvalidRequest
-from sarportal.provider.models import (
-    CustomerType,
-    PaymentMethod,
-    SettlementStatus,
-    Status,
-    TransactionSummary,
-)
+from sarportal.provider.models import TransactionSummary
 from sarportal.web.access import requires
 from sarportal.web.apidoc import InvalidParameter, SpecResponse, spec
 from sarportal.web.provider_access import provider_session

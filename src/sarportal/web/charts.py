@@ -28,6 +28,13 @@ from babel.numbers import format_currency
 
 from sarportal.domain.filters import Period
 from sarportal.domain.money import minor_digits
+from sarportal.domain.vocabulary import (
+    DUNNING_LEVELS,
+    SETTLEMENT_STATUSES,
+    STATUSES,
+    SettlementStatus,
+    Status,
+)
 from sarportal.web.formats import (
     currency_spaced,
     format_money,
@@ -42,19 +49,19 @@ Words = Mapping[str, Any]
 Granularity = Literal["day", "week", "month"]
 
 GRANULARITIES: Final = ("auto", "day", "week", "month")
-STATUS_ORDER: Final = (
+STATUS_ORDER: Final[tuple[Status, ...]] = (
     "captured",
     "partially_captured",
-    "authorized",
-    "partially_refunded",
-    "refunded",
-    "cancelled",
-    "expired",
-    "declined",
+    *(status for status in STATUSES if status not in ("captured", "partially_captured")),
 )
-"""Bottom to top in the stacked volume chart: money that arrived first, declines last."""
-SETTLEMENTS: Final = ("paid", "open", "overdue", "written_off")
-DUNNING_STAGES: Final = (1, 2, 3, 4)
+"""Bottom to top in the stacked volume chart: money that arrived first, then the life-cycle order
+(authorized, refunds, cancellations, declines last)."""
+SETTLEMENTS: Final[tuple[SettlementStatus, ...]] = (
+    "paid",
+    *(state for state in SETTLEMENT_STATUSES if state != "paid"),
+)
+"""In the settlement chart: paid first, then the life-cycle order."""
+DUNNING_STAGES: Final = DUNNING_LEVELS[1:]
 AUTO_DAYS: Final = 45
 """Up to this many days a period is drawn by day, up to `AUTO_WEEKS` weeks by week, else by
 month."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sarportal.domain.filters import STATUSES
+from sarportal.domain.vocabulary import STATUSES
 from sarportal.web.charts import (
     SETTLEMENTS,
     Granularity,

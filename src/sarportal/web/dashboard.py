@@ -145,6 +145,10 @@ def render_dashboard() -> Response:
         "titles": chart_titles(),
         "notes": chart_notes(),
         "granularities": charts.GRANULARITIES,
+        "colour_keys": {
+            "status": charts.STATUS_ORDER,
+            "settlement": (*charts.SETTLEMENTS, *(f"dunning-{n}" for n in charts.DUNNING_STAGES)),
+        },
     }
     try:
         query = parse_query(request.args, locale)

@@ -27,6 +27,7 @@ from sarportal.domain.filters import (
     format_amount_input,
 )
 from sarportal.provider.models import TransactionSummary
+from sarportal.web import labels
 from sarportal.web.formats import format_day, format_moment, format_money
 from sarportal.web.frontend import MISSING, current_locale, per_locale, request_formats
 
@@ -161,35 +162,11 @@ def vocabulary() -> dict[str, Any]:
     """The translated names of every choice the page offers."""
     locale = Locale.parse(current_locale())
     return {
-        "status": {
-            "authorized": _("Authorized"),
-            "partially_captured": _("Partially captured"),
-            "captured": _("Captured"),
-            "partially_refunded": _("Partially refunded"),
-            "refunded": _("Refunded"),
-            "cancelled": _("Cancelled"),
-            "expired": _("Expired"),
-            "declined": _("Declined"),
-        },
-        "settlement_status": {
-            "open": _("Open"),
-            "overdue": _("Overdue"),
-            "paid": _("Paid"),
-            "written_off": _("Written off"),
-        },
-        "payment_method": {
-            "invoice": _("Invoice"),
-            "installments": _("Installments"),
-            "direct_debit": _("Direct debit"),
-        },
-        "customer_type": {"b2c": _("Consumer (B2C)"), "b2b": _("Business (B2B)")},
-        "dunning_level": {
-            "0": _("No dunning"),
-            "1": _("Reminder"),
-            "2": _("First dunning"),
-            "3": _("Second dunning"),
-            "4": _("Collection"),
-        },
+        "status": _translated(labels.STATUS),
+        "settlement_status": _translated(labels.SETTLEMENT),
+        "payment_method": _translated(labels.PAYMENT_METHOD),
+        "customer_type": _translated(labels.CUSTOMER_TYPE),
+        "dunning_level": _translated(labels.DUNNING_LEVEL),
         "currency": {code: code for code in CURRENCIES},
         "country": {code: locale.territories.get(code, code) for code in COUNTRIES},
         "period": {
@@ -207,23 +184,14 @@ def vocabulary() -> dict[str, Any]:
             Preset.PARTIALLY_REFUNDED.value: _("Partially refunded"),
         },
         "page_sizes": PAGE_SIZES,
-        "status_tone": {
-            "authorized": "info",
-            "partially_captured": "primary",
-            "captured": "success",
-            "partially_refunded": "warning",
-            "refunded": "secondary",
-            "cancelled": "secondary",
-            "expired": "secondary",
-            "declined": "danger",
-        },
-        "settlement_tone": {
-            "open": "info",
-            "overdue": "danger",
-            "paid": "success",
-            "written_off": "dark",
-        },
+        "status_tone": labels.STATUS_TONE,
+        "settlement_tone": labels.SETTLEMENT_TONE,
     }
+
+
+def _translated(table: Mapping[Any, Any]) -> dict[str, str]:
+    """A label table translated into the request's language, keyed as a query string has it."""
+    return {str(code): str(label) for code, label in table.items()}
 
 
 def field_messages(error: FilterError, locale: str) -> dict[str, str]:

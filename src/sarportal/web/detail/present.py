@@ -19,37 +19,15 @@ from sarportal.actions import CUSTOMER_VIEWED
 from sarportal.domain.actions import ActionKind, Amounts, parse_refund_reason
 from sarportal.provider.models import Customer
 from sarportal.store.models import AuditEntry
+from sarportal.web import labels
 from sarportal.web.detail.messages import REASON_LABELS
 from sarportal.web.frontend import per_locale
 
 STATUS: Final[dict[str, tuple[Any, str]]] = {
-    "declined": (_l("Declined"), "danger"),
-    "authorized": (_l("Authorized"), "primary"),
-    "partially_captured": (_l("Partially captured"), "info"),
-    "captured": (_l("Captured"), "success"),
-    "partially_refunded": (_l("Partially refunded"), "warning"),
-    "refunded": (_l("Refunded"), "secondary"),
-    "cancelled": (_l("Cancelled"), "secondary"),
-    "expired": (_l("Expired"), "secondary"),
+    code: (label, labels.STATUS_TONE[code]) for code, label in labels.STATUS.items()
 }
 SETTLEMENT: Final[dict[str, tuple[Any, str]]] = {
-    "open": (_l("Open"), "info"),
-    "paid": (_l("Paid"), "success"),
-    "overdue": (_l("Overdue"), "danger"),
-    "written_off": (_l("Written off"), "dark"),
-}
-PAYMENT_METHOD: Final = {
-    "invoice": _l("Invoice"),
-    "installments": _l("Instalments"),
-    "direct_debit": _l("Direct debit"),
-}
-CUSTOMER_TYPE: Final = {"b2c": _l("Consumer"), "b2b": _l("Business")}
-DUNNING_LEVEL: Final = {
-    0: _l("No reminder"),
-    1: _l("Payment reminder"),
-    2: _l("First dunning notice"),
-    3: _l("Second dunning notice"),
-    4: _l("Handed to collection"),
+    code: (label, labels.SETTLEMENT_TONE[code]) for code, label in labels.SETTLEMENT.items()
 }
 EVENT: Final[dict[str, tuple[Any, str]]] = {
     "authorization": (_l("Authorized"), "bi-shield-check"),
@@ -208,9 +186,9 @@ def template_globals() -> dict[str, Any]:
     tables: dict[str, dict[Any, Any]] = {
         "status_labels": STATUS,
         "settlement_labels": SETTLEMENT,
-        "payment_method_labels": PAYMENT_METHOD,
-        "customer_type_labels": CUSTOMER_TYPE,
-        "dunning_labels": DUNNING_LEVEL,
+        "payment_method_labels": labels.PAYMENT_METHOD,
+        "customer_type_labels": labels.CUSTOMER_TYPE,
+        "dunning_labels": labels.DUNNING_LEVEL,
         "event_labels": EVENT,
         "audit_outcome_labels": AUDIT_OUTCOME,
     }

@@ -24,10 +24,9 @@
     lastState: root.dataset.state
   };
   var ARROWS = { up: "bi-arrow-up-right", down: "bi-arrow-down-right", flat: "bi-arrow-right" };
-  var STATUS_KEYS = ["captured", "partially_captured", "authorized", "partially_refunded", "refunded",
-    "cancelled", "expired", "declined"];
-  var SETTLEMENT_KEYS = ["paid", "open", "overdue", "written_off", "dunning-1", "dunning-2", "dunning-3",
-    "dunning-4"];
+  /* the colour keys come from the page (web.charts writes the vocabulary once) */
+  var STATUS_KEYS = (root.dataset.statusKeys || "").split(" ");
+  var SETTLEMENT_KEYS = (root.dataset.settlementKeys || "").split(" ");
 
   /* -- colours come from CSS custom properties, so both schemes are defined in portal.css */
   function cssVar(name) {
