@@ -93,6 +93,15 @@ class ActionResult:
             return "outcome_unclear" if self.effect is Effect.UNCLEAR else "outcome_unknown"
         return (self.error.code if self.error else None) or "provider_error"
 
+    @property
+    def problem_code(self) -> str | None:
+        """The portal's code for telling people about the failure (`web.problems`): what
+        reconciling found out, else the provider error's `portal_code`."""
+        code = self.code
+        if code in (None, "not_applied", "outcome_unknown", "outcome_unclear"):
+            return code
+        return self.error.portal_code if self.error else "provider_unavailable"
+
 
 def new_key() -> str:
     """A fresh random idempotency key for one user intent (never derived from any data)."""

@@ -29,7 +29,6 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from sarportal.domain.roles import Role
-from sarportal.jobs.work import PROVIDER_SILENT
 from sarportal.provider import Provider
 from sarportal.sandbox.config import SandboxConfig
 from sarportal.sandbox.errors import Problem
@@ -385,7 +384,8 @@ def test_a_statistics_job_fails_cleanly_when_the_provider_stays_silent(
     world.fault(kind, "/v1/transactions", "GET", count=10_000)
     view = _run_job(world)
     assert view["state"] == "failed"
-    assert view["error"] == PROVIDER_SILENT
+    assert view["error_code"] == "provider_unavailable"
+    assert view["error"].startswith("The payment provider could not be reached")
     assert view["result"] is None and view["partial"] is None
     world.clear()
     assert _run_job(world)["state"] == "succeeded"  # and the next job works again

@@ -19,9 +19,9 @@ import redis
 
 from sarportal.jobs import Jobs, JobView, StatsRequest, TooManyJobs
 from sarportal.jobs.celery_app import QUEUE, SHARD_TASK
+from sarportal.jobs.codes import PROVIDER_UNAVAILABLE
 from sarportal.jobs.redis_jobs import RedisJobs
 from sarportal.jobs.threads import ThreadJobs
-from sarportal.jobs.work import PROVIDER_SILENT
 from sarportal.stats import Aggregate, PageDecoder
 from tests.fixtures.jobs import JobsDatabases, JobsWorld, jobs_config, wait_for
 from tests.fixtures.sandbox import SECRETS
@@ -171,7 +171,7 @@ def test_a_shard_that_keeps_failing_fails_the_job_without_a_result(
         jobs_world.faults(clear=True)
     final = seen[-1]
     assert final.state == "failed"
-    assert final.error == PROVIDER_SILENT
+    assert final.error == PROVIDER_UNAVAILABLE
     assert final.result is None and final.partial is None
     assert all(moment.result is None for moment in seen)
     assert final.finished_at is not None

@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINISHED_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 ACTIVE: frozenset[str] = frozenset({"queued", "running"})  # the states that count as running
-# A job cancelled to make room for the user's newer one (as any cancelled job reads).
-SUPERSEDED = "The statistics job was cancelled."
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,8 @@ class JobView:
     progress: Mapping[str, int | None]  # shards_total, shards_done, pages, rows, estimated_total
     result: Mapping[str, Any] | None  # stats.figures(...) of the finished job (succeeded only)
     partial: Mapping[str, Any] | None  # figures over what is aggregated so far, while running
-    error: str | None  # a clear sentence for people when failed
+    error: str | None  # why it failed or was cancelled: a code of `jobs.codes` (or a provider
+    # error's `portal_code`), which `web.problems` puts in words
     created_at: datetime
     finished_at: datetime | None  # "as of" for cached results
 

@@ -24,7 +24,7 @@ from sarportal.jobs.config import JobsConfig
 from sarportal.jobs.redis_state import RedisState
 from sarportal.jobs.work import (
     CredentialGates,
-    failure_message,
+    failure_code,
     log_failure,
     open_session,
     page_fetcher,
@@ -124,7 +124,7 @@ def _plan_task(task: Task[Any, Any], job_id: str, user_id: int, filters: dict[st
     except Exception as error:  # noqa: BLE001 - logged; every failure ends the job
         log_failure(job_id, error)
         if not isinstance(error, RunCancelled):
-            state.fail(job_id, failure_message(error))
+            state.fail(job_id, failure_code(error))
         return
     state.planned(
         job_id,
@@ -198,7 +198,7 @@ def _shard_task(
     except Exception as error:  # noqa: BLE001 - logged; every failure ends the job
         log_failure(job_id, error)
         if not isinstance(error, RunCancelled):
-            state.fail(job_id, failure_message(error))
+            state.fail(job_id, failure_code(error))
         return
     if state.finish_shard(job_id, number):
         state.succeed(job_id)

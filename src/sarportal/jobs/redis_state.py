@@ -28,7 +28,7 @@ from typing import Any, cast
 
 import redis
 
-from sarportal.jobs import FINISHED_STATES, JobState, JobView, StatsRequest
+from sarportal.jobs import FINISHED_STATES, JobState, JobView, StatsRequest, codes
 from sarportal.jobs.work import partial_figures, result_figures
 from sarportal.stats import Aggregate, Partial, merge
 from sarportal.stats.engine import estimated_total
@@ -289,9 +289,7 @@ class RedisState:
         return self.move(job_id, "failed", ("queued", "running"), error=error)
 
     def cancel(self, job_id: str) -> bool:
-        return self.move(
-            job_id, "cancelled", ("queued", "running"), error="The statistics job was cancelled."
-        )
+        return self.move(job_id, "cancelled", ("queued", "running"), error=codes.CANCELLED)
 
     def halted(self, job_id: str) -> bool:
         """Whether the job's shards should stop (it ended, or its state expired)."""

@@ -19,18 +19,18 @@ from typing import Any
 from sarportal.jobs import (
     ACTIVE,
     FINISHED_STATES,
-    SUPERSEDED,
     JobState,
     JobView,
     StatsRequest,
     TooManyJobs,
+    codes,
 )
 from sarportal.jobs.config import JobsConfig
 from sarportal.jobs.work import (
     CredentialGates,
     Throttle,
     canonical_filters,
-    failure_message,
+    failure_code,
     log_failure,
     open_session,
     page_fetcher,
@@ -142,7 +142,7 @@ class ThreadJobs:
             raise TooManyJobs(self._config.max_per_user)
         for oldest in active[:excess]:
             oldest.cancel.set()
-            self._end(oldest, "cancelled", error=SUPERSEDED)
+            self._end(oldest, "cancelled", error=codes.CANCELLED)
 
     def get(self, user_id: int, job_id: str) -> JobView | None:
         with self._lock:
@@ -164,7 +164,7 @@ class ThreadJobs:
             if job is None or job.user_id != user_id or job.state in FINISHED_STATES:
                 return False
             job.cancel.set()
-            self._end(job, "cancelled", error="The statistics job was cancelled.")
+            self._end(job, "cancelled", error=codes.CANCELLED)
             return True
 
     def ping(self) -> None:
@@ -204,9 +204,9 @@ class ThreadJobs:
             log_failure(job.id, error)
             with self._lock:
                 if isinstance(error, RunCancelled):
-                    self._end(job, "cancelled", error="The statistics job was cancelled.")
+                    self._end(job, "cancelled", error=codes.CANCELLED)
                 else:
-                    self._end(job, "failed", error=failure_message(error))
+                    self._end(job, "failed", error=failure_code(error))
             return
         with self._lock:
             self._advance(job, outcome.progress)

@@ -3,8 +3,8 @@
 The process that runs the work loads the user's provider credentials by user id and decrypts
 them itself (`open_session`), so nothing secret travels with a job. Requests per credentials are
 bounded within a process (`CredentialGates`: a semaphore of `JobsConfig.concurrency` pages in
-flight and one shared token bucket). Engine errors become one sentence for people
-(`failure_message`), never the provider's own text.
+flight and one shared token bucket). Engine errors become one stable code (`failure_code`),
+which `web.problems` turns into words; never the provider's own text.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sarportal.config import Settings
-from sarportal.jobs import StatsRequest
+from sarportal.jobs import StatsRequest, codes
 from sarportal.jobs.config import JobsConfig
 from sarportal.provider import Credentials, Provider, ProviderConfig, ProviderSession
 from sarportal.provider.errors import (
@@ -37,46 +37,30 @@ from sarportal.store import Store
 
 log = logging.getLogger("sarportal.jobs")
 
-PROVIDER_SILENT = (
-    "The payment provider did not answer; the statistics are incomplete. Please try again."
-)
-NO_PROVIDER = "No payment provider is configured for this portal."
-NO_CREDENTIALS = (
-    "Your account has no credentials for the payment provider yet. "
-    "Please ask an administrator of your organisation to set them."
-)
-CREDENTIALS_REFUSED = (
-    "The payment provider refused your account's credentials. "
-    "Please ask an administrator of your organisation to check them."
-)
-UNTRUSTED = (
-    "The payment provider's identity could not be verified, so no statistics were fetched. "
-    "Please tell your administrator."
-)
-REFUSED_FILTERS = "The payment provider did not accept these filters."
-UNEXPECTED = "The statistics could not be computed. Please try again."
-
 
 class JobFailure(Exception):
-    """The job cannot run or finish; `str(error)` is the sentence shown to people."""
+    """The job cannot run or finish; `code` (from `jobs.codes`) says why."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
 
 
-def failure_message(error: BaseException) -> str:
-    """The sentence that tells people why a job failed (never provider text or data)."""
+def failure_code(error: BaseException) -> str:
+    """The stable code of why a job failed (`jobs.codes`, or the provider error's own); a
+    job keeps only this, never provider text or data."""
     if isinstance(error, JobFailure):
-        return str(error)
+        return error.code
     cause: BaseException | None = error
     while cause is not None and not isinstance(cause, ProviderError):
         cause = cause.__cause__
-    if isinstance(cause, ProviderTLSError):
-        return UNTRUSTED
-    if isinstance(cause, ProviderAuthError | ProviderForbidden):
-        return CREDENTIALS_REFUSED
+    if isinstance(cause, ProviderTLSError | ProviderAuthError | ProviderForbidden):
+        return cause.portal_code
     if isinstance(cause, ProviderInvalidRequest):
-        return REFUSED_FILTERS
+        return codes.FILTERS_REFUSED
     if cause is not None or isinstance(error, StatsError):
-        return PROVIDER_SILENT
-    return UNEXPECTED
+        return codes.PROVIDER_UNAVAILABLE
+    return codes.FAILED
 
 
 def canonical_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
@@ -159,10 +143,10 @@ def open_session(
 ) -> tuple[ProviderSession, Credentials]:
     """The provider as the user: their credentials loaded and decrypted here, for this job."""
     if provider is None:
-        raise JobFailure(NO_PROVIDER)
+        raise JobFailure(codes.NO_PROVIDER)
     found = store.provider_credentials_for(user_id)
     if found is None:
-        raise JobFailure(NO_CREDENTIALS)
+        raise JobFailure(codes.NO_CREDENTIALS)
     credentials = Credentials(*found)
     return provider.session(credentials), credentials
 

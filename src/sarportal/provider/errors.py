@@ -28,6 +28,9 @@ class ProviderError(Exception):
     """An error at the provider boundary."""
 
     should_retry = False
+    portal_code = "provider_unavailable"
+    """The stable code under which the portal explains this to people (`web.problems`), the
+    same for a page, an inline alert, a failed job and a problem+json answer."""
 
     def __init__(
         self,
@@ -62,6 +65,7 @@ class ProviderTLSError(ProviderUnavailable):
     """The provider's identity could not be verified; never retried without verification."""
 
     should_retry = False
+    portal_code = "provider_untrusted"
 
 
 class ProviderRateLimited(ProviderError):
@@ -73,33 +77,49 @@ class ProviderRateLimited(ProviderError):
 class ProviderAuthError(ProviderError):
     """The provider refused the credentials or the token."""
 
+    portal_code = "provider_credentials_refused"
+
 
 class ProviderForbidden(ProviderError):
     """The credentials' scope does not allow this request."""
+
+    portal_code = "provider_forbidden"
 
 
 class ProviderNotFound(ProviderError):
     """No such resource for these credentials."""
 
+    portal_code = "not_found"
+
 
 class ProviderInvalidRequest(ProviderError):
     """The provider found the request malformed."""
+
+    portal_code = "invalid_request"
 
 
 class ProviderRefused(ProviderError):
     """A business rule of the provider refused the action."""
 
+    portal_code = "refused"
+
 
 class InvalidState(ProviderRefused):
     """The transaction's state does not allow the action."""
+
+    portal_code = "invalid_state"
 
 
 class AmountExceedsAvailable(ProviderRefused):
     """The amount is more than can be captured or refunded."""
 
+    portal_code = "amount_exceeds_available"
+
 
 class IdempotencyConflict(ProviderRefused):
     """The idempotency key was used for another request, or is still in flight."""
+
+    portal_code = "idempotency_conflict"
 
 
 _BY_CODE: dict[str, type[ProviderError]] = {

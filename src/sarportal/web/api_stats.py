@@ -23,6 +23,7 @@ from sarportal.web.access import CurrentUser, requires
 from sarportal.web.api_transactions import ProviderFilters
 from sarportal.web.apidoc import InvalidParameter, Problem, SpecResponse, problem, spec
 from sarportal.web.services import portal
+from sarportal.web.statspage import failure
 
 bp = Blueprint("api_stats", __name__, url_prefix="/api/v1/stats")
 
@@ -87,7 +88,9 @@ class StatsFigures(msgspec.Struct, kw_only=True):
 
 class JobStatus(msgspec.Struct):
     """A job. `result` only once it has succeeded; `partial` (never complete) while it runs;
-    `error` a sentence for people when it failed; `finished_at` is the "as of" of a result."""
+    `error_code` says why it failed or was cancelled (stable: `provider_unavailable`,
+    `filters_refused`, …) and `error` says it as a sentence for people; `finished_at` is the
+    "as of" of a result."""
 
     id: str
     state: State
@@ -95,6 +98,7 @@ class JobStatus(msgspec.Struct):
     result: StatsFigures | None
     partial: StatsFigures | None
     error: str | None
+    error_code: str | None
     created_at: datetime
     finished_at: datetime | None
 
@@ -148,13 +152,15 @@ def get_job(job_id: str) -> AnyResponse:
 
 def job_status(view: JobView) -> JobStatus:
     """The API's form of a job."""
+    why = failure(view) if view.state in ("failed", "cancelled") else None
     return JobStatus(
         id=view.id,
         state=view.state,
         progress=msgspec.convert(dict(view.progress), JobProgress),
         result=None if view.result is None else msgspec.convert(view.result, StatsFigures),
         partial=None if view.partial is None else msgspec.convert(view.partial, StatsFigures),
-        error=view.error,
+        error=why["detail"] if why else None,
+        error_code=why["code"] if why else None,
         created_at=view.created_at,
         finished_at=view.finished_at,
     )

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 from sarportal.domain.filters import FilterError
 from sarportal.domain.roles import Role
 from sarportal.jobs import JobView
-from sarportal.jobs import work as job_messages
+from sarportal.jobs import codes as job_codes
 from sarportal.web import charts
 from sarportal.web.access import requires
 from sarportal.web.counter_table import counters, csv_header, csv_rows, period_table
@@ -165,7 +165,7 @@ def export() -> Response:
                 "detail": _("Please try the export again in a minute."),
             }
             # without provider access, waiting does not help; otherwise it may
-            unready = job.error not in (job_messages.NO_PROVIDER, job_messages.NO_CREDENTIALS)
+            unready = job.error not in (job_codes.NO_PROVIDER, job_codes.NO_CREDENTIALS)
             code = 503 if unready else 409
             response = error_response(code, title=failure["title"], detail=failure["detail"])
             if unready:

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from sarportal.jobs import JobsUnavailable, TooManyJobs
 from sarportal.store.engine import DATABASE_DOWN
 from sarportal.web.access import wants_json
+from sarportal.web.problems import problem
 
 
 class DatabaseUnavailable(Exception):
@@ -104,54 +105,29 @@ def _http_error(error: HTTPException) -> Response:
     return response
 
 
-def _csrf_error(error: CSRFError) -> Response:
+def _named(code: str, **values: object) -> Response:
+    """The answer for one of the table's codes (`web.problems`)."""
+    found = problem(code)
     return error_response(
-        400,
-        code="csrf_failed",
-        title=_("The form has expired"),
-        detail=_(
-            "For your security, this form can only be sent from a current page of the portal. "
-            "Please go back, reload the page and try again."
-        ),
+        found.status, code=code, title=str(found.title), detail=found.detail(**values)
     )
+
+
+def _csrf_error(error: CSRFError) -> Response:
+    return _named("csrf_failed")
 
 
 def _database_unavailable(error: Exception) -> Response:
     _log(error, 503)
-    return error_response(
-        503,
-        code="database_unavailable",
-        title=_("Temporarily unavailable"),
-        detail=_(
-            "The portal cannot reach its database at the moment, so nothing was changed. "
-            "Please try again in a few minutes."
-        ),
-    )
+    return _named("database_unavailable")
 
 
 def _jobs_unavailable(error: JobsUnavailable) -> Response:
-    return error_response(
-        503,
-        code="jobs_unavailable",
-        title=_("Statistics are temporarily unavailable"),
-        detail=_(
-            "The statistics service is not available at the moment; nothing was computed. "
-            "Please try again in a few minutes."
-        ),
-    )
+    return _named("jobs_unavailable")
 
 
 def _too_many_jobs(error: TooManyJobs) -> Response:
-    response = error_response(
-        429,
-        code="too_many_jobs",
-        title=_("Too many statistics jobs"),
-        detail=_(
-            "At most %(limit)s statistics jobs can run at once for you, and that many are "
-            "running. Wait until one has finished (or cancel one), then try again.",
-            limit=error.limit,
-        ),
-    )
+    response = _named("too_many_jobs", limit=error.limit)
     response.headers["Retry-After"] = "10"
     return response
 

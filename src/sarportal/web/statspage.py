@@ -21,10 +21,11 @@ from flask_babel import gettext as _
 
 from sarportal.domain.filters import Period, QueryLike, TransactionFilters, parse_filters
 from sarportal.jobs import JobView, StatsRequest
-from sarportal.jobs import work as job_messages
+from sarportal.jobs import codes as job_codes
 from sarportal.web.charts import GRANULARITIES
 from sarportal.web.formats import format_moment, format_number
 from sarportal.web.frontend import select_timezone
+from sarportal.web.problems import problem
 from sarportal.web.services import portal
 from sarportal.web.transactions_view import table_url
 
@@ -165,58 +166,7 @@ def job_status(job: JobView, locale: str) -> dict[str, Any]:
 
 
 def failure(job: JobView) -> dict[str, str]:
-    """What went wrong with a job, and what to do, in the user's language."""
-    provider_down = (
-        _("The payment provider is not answering"),
-        _(
-            "The statistics could not be fetched from the payment provider, so nothing is "
-            "shown rather than incomplete figures. Your data is safe. Please try again in a "
-            "few minutes."
-        ),
-    )
-    known = {
-        job_messages.PROVIDER_SILENT: provider_down,
-        job_messages.NO_PROVIDER: (
-            _("No payment provider is configured"),
-            _(
-                "This portal is not connected to a payment provider. "
-                "Please tell your administrator."
-            ),
-        ),
-        job_messages.NO_CREDENTIALS: (
-            _("No provider access yet"),
-            _(
-                "Your account has no credentials for the payment provider yet. Please ask an "
-                "administrator of your organisation to set them on the users page."
-            ),
-        ),
-        job_messages.CREDENTIALS_REFUSED: (
-            _("The provider refused your credentials"),
-            _(
-                "The payment provider did not accept the credentials of your account. "
-                "Please ask an administrator of your organisation to check them."
-            ),
-        ),
-        job_messages.UNTRUSTED: (
-            _("The provider's identity could not be verified"),
-            _(
-                "The portal refused to connect because the payment provider's certificate "
-                "could not be verified. No data was shown. Please tell your administrator."
-            ),
-        ),
-        job_messages.REFUSED_FILTERS: (
-            _("The payment provider did not accept these filters"),
-            _("Please change or clear the filters and try again."),
-        ),
-    }
-    if job.state == "cancelled":
-        title, detail = (
-            _("The statistics were cancelled"),
-            _("Please reload the figures to compute them again."),
-        )
-    else:
-        title, detail = known.get(job.error or "", (
-            _("The statistics could not be computed"),
-            _("Something went wrong while counting your transactions. Please try again."),
-        ))  # fmt: skip
-    return {"title": title, "detail": detail}
+    """What went wrong with a job, and what to do, in the user's language (`web.problems`)."""
+    code = job_codes.CANCELLED if job.state == "cancelled" else job.error
+    found = problem(code, default=job_codes.FAILED)
+    return {"code": code or job_codes.FAILED, "title": str(found.title), "detail": found.detail()}

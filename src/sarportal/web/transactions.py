@@ -15,7 +15,7 @@ import io
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_decimal_symbol
@@ -33,16 +33,15 @@ from sarportal.domain.filters import (
 from sarportal.domain.money import minor_digits
 from sarportal.domain.roles import Role
 from sarportal.provider.errors import (
-    ProviderAuthError,
     ProviderError,
     ProviderInvalidRequest,
     ProviderRateLimited,
     ProviderTLSError,
-    ProviderUnavailable,
 )
 from sarportal.provider.models import TransactionPage, TransactionSummary
 from sarportal.web.access import requires
 from sarportal.web.frontend import current_locale, select_timezone
+from sarportal.web.problems import problem
 from sarportal.web.provider_access import provider_session
 from sarportal.web.services import portal
 from sarportal.web.transactions_view import (
@@ -103,34 +102,20 @@ def _render(status: int = 200, **context: Any) -> Response:
     return _no_store(Response(html, status=status, mimetype="text/html"))
 
 
+INLINE_PROBLEMS: Final = frozenset(
+    {"provider_untrusted", "provider_credentials_refused", "provider_unavailable"}
+)
+"""The provider failures the table shows in its place, keeping the filters usable."""
+
+
 def _alert_for(error: ProviderError) -> tuple[int, InlineAlert] | None:
     """The inline alert and status for the provider failures a page can show in place."""
+    if error.portal_code not in INLINE_PROBLEMS:
+        return None
     if isinstance(error, ProviderTLSError):
         current_app.logger.error("provider TLS verification failed; nothing was shown")
-        return 502, InlineAlert(
-            _("The provider's identity could not be verified"),
-            _(
-                "The portal refused to connect because the payment provider's certificate "
-                "could not be verified. No data was shown. Please tell your administrator."
-            ),
-        )
-    if isinstance(error, ProviderAuthError):
-        return 502, InlineAlert(
-            _("The provider refused your credentials"),
-            _(
-                "The payment provider did not accept the credentials of your account. "
-                "Please ask an administrator of your organisation to check them."
-            ),
-        )
-    if isinstance(error, ProviderUnavailable | ProviderRateLimited):
-        return 503, InlineAlert(
-            _("The payment provider is not answering"),
-            _(
-                "The payment provider could not be reached or did not answer in time. "
-                "Nothing was changed. Please try again in a moment."
-            ),
-        )
-    return None
+    found = problem(error.portal_code)
+    return found.status, InlineAlert(str(found.title), found.detail())
 
 
 @bp.get("/transactions")

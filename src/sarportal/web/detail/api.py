@@ -13,7 +13,6 @@ from typing import Annotated, Final
 
 import msgspec
 from flask import Blueprint, g, request, url_for
-from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from sarportal.actions import (
@@ -30,6 +29,7 @@ from sarportal.actions import (
 from sarportal.domain.actions import ActionKind
 from sarportal.domain.roles import Role
 from sarportal.provider.models import TransactionDetail, TransactionSummary
+from sarportal.web import problems
 from sarportal.web.access import CurrentUser, requires
 from sarportal.web.apidoc import (
     InvalidParameter,
@@ -185,11 +185,7 @@ def _act(
 ) -> Created:
     user: CurrentUser = g.user
     if not user.via_token and needs_step_up():
-        raise ActionProblem(
-            403,
-            "step_up_required",
-            _("Please confirm your password on the transaction's page, then try again."),
-        )
+        raise ActionProblem(403, "step_up_required", failure_sentence("step_up_required"))
     session = provider_session()
     before = summary_of(session.transaction(tx_id))
     baseline = amounts_of(before)
@@ -211,18 +207,21 @@ def _act(
     return _answer(result)
 
 
-# The HTTP status of each failure code (others are the provider's errors, answered as such).
-FAILURE_STATUS: Final = {
-    "invalid_request": 400,
-    "forbidden": 403,
-    "not_found": 404,
-    "invalid_state": 409,
-    "idempotency_conflict": 409,
-    "amount_exceeds_available": 422,
-    "outcome_unknown": 502,
-    "outcome_unclear": 502,
-    "not_applied": 503,
-}
+ACTION_PROBLEMS: Final = frozenset(
+    {
+        "invalid_request",
+        "provider_forbidden",
+        "not_found",
+        "invalid_state",
+        "idempotency_conflict",
+        "amount_exceeds_available",
+        "outcome_unknown",
+        "outcome_unclear",
+        "not_applied",
+    }
+)
+"""The failures answered as the action's own problem; the others (unavailable, rate limit,
+credentials) as any request's provider error."""
 
 
 def _answer(result: ActionResult) -> Created:
@@ -230,9 +229,8 @@ def _answer(result: ActionResult) -> Created:
     if result.outcome is Outcome.SUCCEEDED and result.transaction is not None:
         location = url_for("transaction.api.detail", tx_id=result.transaction.id)
         return result.transaction, 201, {"Location": location}
-    code = result.code or "provider_error"
-    if code in FAILURE_STATUS:
-        name = "provider_forbidden" if code == "forbidden" else code
-        raise ActionProblem(FAILURE_STATUS[code], name, failure_sentence(code))
+    code = result.problem_code
+    if code in ACTION_PROBLEMS:
+        raise ActionProblem(problems.problem(code).status, code, failure_sentence(code))
     assert result.error is not None  # noqa: S101 (a failure always carries its error)
     raise result.error  # the portal-wide answer for provider errors (unavailable, rate limit…)

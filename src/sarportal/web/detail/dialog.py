@@ -292,7 +292,9 @@ def _perform(opened: Opened, entry: Entry, checked: Checked) -> Response:
             response.headers["HX-Redirect"] = target
             return response
         return redirect(target, code=303)
-    return _render("form", _reopen(opened, result), entry, error=failure_sentence(result.code))
+    return _render(
+        "form", _reopen(opened, result), entry, error=failure_sentence(result.problem_code)
+    )
 
 
 def _reopen(opened: Opened, result: ActionResult) -> Opened:

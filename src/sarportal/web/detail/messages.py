@@ -12,6 +12,7 @@ from sarportal.domain.actions import REASON_NOTE_MAX, ActionKind, Amounts
 from sarportal.domain.money import minor_digits
 from sarportal.web.formats import format_money
 from sarportal.web.frontend import current_locale
+from sarportal.web.problems import problem
 
 REASON_LABELS: Final[tuple[tuple[str, Any], ...]] = (
     ("customer_return", _l("Customer returned the goods")),
@@ -106,44 +107,6 @@ def success_sentence(kind: ActionKind, amount: int, intent: Intent, reconciled: 
 
 
 def failure_sentence(code: str | None) -> str:
-    """Why the action did not (or may not) happen, and what to do, for `ActionResult.code`."""
-    sentences = {
-        "invalid_state": _(
-            "The payment provider refused: the transaction's current state no longer allows "
-            "this. The form now shows what is possible."
-        ),
-        "amount_exceeds_available": _(
-            "The payment provider refused: the amount is more than is available now. "
-            "The form now shows the current maximum."
-        ),
-        "idempotency_conflict": _(
-            "This action is already being processed (it was probably sent twice). "
-            "Please wait a moment and reload the page to see the result."
-        ),
-        "forbidden": _(
-            "Your provider credentials do not allow changes to transactions. "
-            "Please ask an administrator of your organisation."
-        ),
-        "not_found": _("The payment provider does not know this transaction."),
-        "invalid_request": _("The provider refused the request."),
-        "not_applied": _(
-            "The payment provider did not answer in time, and the action was not carried out. "
-            "You can send it again: it cannot be carried out twice."
-        ),
-        "outcome_unknown": _(
-            "The payment provider did not answer, and the portal could not check whether the "
-            "action was carried out. Please reload the page in a moment and check the amounts. "
-            "Sending this form again is safe: it cannot be carried out twice."
-        ),
-        "outcome_unclear": _(
-            "The payment provider answered late, and the transaction has changed in a way that "
-            "does not match this action alone. Please check its history before you try again."
-        ),
-    }
-    return sentences.get(
-        code or "",
-        _(
-            "The payment provider could not carry out the action right now. Nothing was "
-            "changed. Please try again in a moment."
-        ),
-    )
+    """Why the action did not (or may not) happen, and what to do, for
+    `ActionResult.problem_code` (the one table's text)."""
+    return problem(code).detail()

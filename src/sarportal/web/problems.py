@@ -1,0 +1,206 @@
+"""The one table of what went wrong: a stable code → the HTTP status, a title and a text.
+
+Every place that tells people about a failure reads it from here: error pages and problem+json
+answers (`errors.error_response`), the inline alerts of the table and the action dialog, and the
+statistics jobs, which keep only the code (`jobs.work.failure_code`) so that a failed job reads
+in the language of whoever looks at it. A provider error names its code itself
+(`ProviderError.portal_code`); the provider's own text never reaches a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from flask_babel import lazy_gettext as _l
+
+from sarportal.jobs import codes as job_codes
+
+
+@dataclass(frozen=True)
+class Problem:
+    """How the portal answers a failure: `title` and `text` are translated when shown."""
+
+    status: int
+    title: Any
+    text: Any
+
+    def detail(self, **values: object) -> str:
+        """The text in the request's language, with `values` filled in (`%(limit)s`)."""
+        text = str(self.text)
+        return text % values if values else text
+
+
+_REFUSED = _l("The provider refused the action")
+_PROVIDER_DOWN = Problem(
+    503,
+    _l("The payment provider is not answering"),
+    _l(
+        "The payment provider could not be reached or did not answer in time. "
+        "Nothing was changed. Please try again in a moment."
+    ),
+)
+
+PROBLEMS: Final[dict[str, Problem]] = {
+    # -- the provider, as the user's credentials see it
+    "provider_unavailable": _PROVIDER_DOWN,
+    "provider_untrusted": Problem(
+        502,
+        _l("The provider's identity could not be verified"),
+        _l(
+            "The portal refused to connect because the payment provider's certificate "
+            "could not be verified. No data was shown. Please tell your administrator."
+        ),
+    ),
+    "provider_credentials_refused": Problem(
+        502,
+        _l("The provider refused your credentials"),
+        _l(
+            "The payment provider did not accept the credentials of your account. "
+            "Please ask an administrator of your organisation to check them."
+        ),
+    ),
+    "provider_forbidden": Problem(
+        403,
+        _l("Not allowed by the provider"),
+        _l(
+            "Your provider credentials do not allow this. "
+            "Please ask an administrator of your organisation."
+        ),
+    ),
+    job_codes.NO_CREDENTIALS: Problem(
+        409,
+        _l("No provider access yet"),
+        _l(
+            "Your account has no credentials for the payment provider yet. "
+            "Please ask an administrator of your organisation to set them on the users page."
+        ),
+    ),
+    job_codes.NO_PROVIDER: Problem(
+        503,
+        _l("No payment provider is configured"),
+        _l("This portal is not connected to a payment provider. Please tell your administrator."),
+    ),
+    "not_found": Problem(
+        404,
+        _l("Transaction not found"),
+        _l("There is no such transaction for your merchant account."),
+    ),
+    "invalid_request": Problem(
+        400,
+        _l("The request could not be used"),
+        _l("The payment provider did not accept the request. Please check your input."),
+    ),
+    # -- refund, capture and cancel
+    "refused": Problem(
+        409, _REFUSED, _l("The transaction's current state does not allow this action.")
+    ),
+    "invalid_state": Problem(
+        409,
+        _REFUSED,
+        _l(
+            "The payment provider refused: the transaction's current state no longer allows "
+            "this. The form now shows what is possible."
+        ),
+    ),
+    "amount_exceeds_available": Problem(
+        422,
+        _REFUSED,
+        _l(
+            "The payment provider refused: the amount is more than is available now. "
+            "The form now shows the current maximum."
+        ),
+    ),
+    "idempotency_conflict": Problem(
+        409,
+        _l("Already being processed"),
+        _l(
+            "This action is already being processed (it was probably sent twice). "
+            "Please wait a moment and reload the page to see the result."
+        ),
+    ),
+    "not_applied": Problem(
+        503,
+        _l("The action was not carried out"),
+        _l(
+            "The payment provider did not answer in time, and the action was not carried out. "
+            "You can send it again: it cannot be carried out twice."
+        ),
+    ),
+    "outcome_unknown": Problem(
+        502,
+        _l("Outcome unknown"),
+        _l(
+            "The payment provider did not answer, and the portal could not check whether the "
+            "action was carried out. Please reload the page in a moment and check the amounts. "
+            "Sending this form again is safe: it cannot be carried out twice."
+        ),
+    ),
+    "outcome_unclear": Problem(
+        502,
+        _l("Please check the transaction"),
+        _l(
+            "The payment provider answered late, and the transaction has changed in a way that "
+            "does not match this action alone. Please check its history before you try again."
+        ),
+    ),
+    "step_up_required": Problem(
+        403,
+        _l("Please confirm your password"),
+        _l("Please confirm your password on the transaction's page, then try again."),
+    ),
+    # -- statistics jobs
+    job_codes.FILTERS_REFUSED: Problem(
+        400,
+        _l("The payment provider did not accept these filters"),
+        _l("Please change or clear the filters and try again."),
+    ),
+    job_codes.FAILED: Problem(
+        500,
+        _l("The statistics could not be computed"),
+        _l("Something went wrong while counting your transactions. Please try again."),
+    ),
+    job_codes.CANCELLED: Problem(
+        409,
+        _l("The statistics were cancelled"),
+        _l("Please reload the figures to compute them again."),
+    ),
+    "jobs_unavailable": Problem(
+        503,
+        _l("Statistics are temporarily unavailable"),
+        _l(
+            "The statistics service is not available at the moment; nothing was computed. "
+            "Please try again in a few minutes."
+        ),
+    ),
+    "too_many_jobs": Problem(
+        429,
+        _l("Too many statistics jobs"),
+        _l(
+            "At most %(limit)s statistics jobs can run at once for you, and that many are "
+            "running. Wait until one has finished (or cancel one), then try again."
+        ),
+    ),
+    # -- the portal itself
+    "csrf_failed": Problem(
+        400,
+        _l("The form has expired"),
+        _l(
+            "For your security, this form can only be sent from a current page of the portal. "
+            "Please go back, reload the page and try again."
+        ),
+    ),
+    "database_unavailable": Problem(
+        503,
+        _l("Temporarily unavailable"),
+        _l(
+            "The portal cannot reach its database at the moment, so nothing was changed. "
+            "Please try again in a few minutes."
+        ),
+    ),
+}
+
+
+def problem(code: str | None, default: str = "provider_unavailable") -> Problem:
+    """The entry for `code`, or `default`'s for a code not in the table."""
+    return PROBLEMS.get(code or "") or PROBLEMS[default]
