@@ -18,7 +18,9 @@ from tests.fixtures.jobs import CeleryWorkers, JobsDatabases, JobsWorld
 from tests.fixtures.portal import csrf_token, new_client, sign_in
 from tests.integration.test_jobs import RANGE, ground_truth, listing
 
-JOB_FIELDS = {"id", "state", "progress", "result", "partial", "error", "created_at", "finished_at"}
+JOB_FIELDS = {"id", "state", "progress", "result", "partial", "error", "error_code"} | {
+    "created_at", "finished_at"
+}  # fmt: skip
 
 
 def _close(app: Flask) -> None:

@@ -385,7 +385,8 @@ def test_a_statistics_job_fails_cleanly_when_the_provider_stays_silent(
     view = _run_job(world)
     assert view["state"] == "failed"
     assert view["error_code"] == "provider_unavailable"
-    assert view["error"].startswith("The payment provider could not be reached")
+    # The sentence of the one error table, in the API user's language (German by default).
+    assert view["error"].startswith("Der Zahlungsanbieter war nicht erreichbar")
     assert view["result"] is None and view["partial"] is None
     world.clear()
     assert _run_job(world)["state"] == "succeeded"  # and the next job works again
