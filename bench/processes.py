@@ -104,7 +104,7 @@ import json, sys
 from sarportal.config import Settings
 from sarportal.domain.roles import Role
 from sarportal.store import Store
-from sarportal.store.demo import DEFAULT_CLIENTS, ORGANISATION, ensure_demo_users
+from sarportal.auth.demo_users import DEFAULT_CLIENTS, ORGANISATION, ensure_demo_users
 from sarportal.store.migrate import upgrade
 password, viewers, operators = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 store = Store(Settings.from_env())

@@ -23,7 +23,7 @@ def _register() -> None:
     from sarportal.auth.commands import tokens, users
     from sarportal.jobs.commands import worker
     from sarportal.store.commands import db, keys
-    from sarportal.web.serve import serve
+    from sarportal.web.core.serve import serve
 
     for command in (db, keys, users, tokens, serve, worker):
         main.add_command(command)

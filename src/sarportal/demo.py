@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 import orjson
 
-from sarportal.store.demo import DemoLogin, ensure_demo_users
+from sarportal.auth.demo_users import DemoLogin, ensure_demo_users
 
 
 def _start_sandbox(
@@ -119,7 +119,7 @@ def _prepare_portal() -> list[DemoLogin]:
 
 
 def _serve_portal(port: int) -> None:
-    from sarportal.web.serve import PortalServer
+    from sarportal.web.core.serve import PortalServer
 
     # One process: in-process jobs and their results must be shared by every request.
     PortalServer(

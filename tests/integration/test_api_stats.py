@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sarportal.web import create_app
-from sarportal.web.apidoc import spec
+from sarportal.web.api.openapi import spec
 from tests.fixtures.jobs import CeleryWorkers, JobsDatabases, JobsWorld
 from tests.fixtures.portal import csrf_token, new_client, sign_in
 from tests.integration.test_jobs import RANGE, ground_truth, listing
@@ -164,7 +164,7 @@ def test_a_session_needs_the_csrf_token_to_submit(
 def unspoiled_spec() -> Iterator[None]:
     """spectree deletes the nested `$defs` from its shared models when it builds a document, so
     a second app's document lacks them; keep the models as they were for the tests after this
-    one (the fix belongs in `apidoc.document`)."""
+    one (the fix belongs in `web.api.openapi.document`)."""
     saved = copy.deepcopy(spec.models)
     yield
     spec.models.clear()

@@ -33,7 +33,7 @@ from sarportal.provider import Provider
 from sarportal.sandbox.config import SandboxConfig
 from sarportal.sandbox.errors import Problem
 from sarportal.sandbox.server import sandbox_in_thread
-from sarportal.web.transactions import ExportInterrupted
+from sarportal.web.transactions.table import ExportInterrupted
 from tests.fixtures.portal import FakeClock, csrf_token, new_client, sign_in
 from tests.fixtures.portal_provider import (
     build_provider_app,

@@ -16,7 +16,7 @@ from sarportal.config import Settings
 from sarportal.domain.roles import Role
 from sarportal.store import Store
 from sarportal.store.models import Invitation
-from sarportal.web.admin import public_link
+from sarportal.web.people.admin import public_link
 from tests.fixtures.portal import MadeUser, csrf_token, new_client, sign_in
 from tests.fixtures.sandbox import SECRETS
 

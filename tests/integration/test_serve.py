@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from sarportal.config import ConfigurationError, Settings
-from sarportal.web.serve import worker_count
+from sarportal.web.core.serve import worker_count
 from tests.fixtures.served import _free_port, running_portal
 
 pytestmark = pytest.mark.slow

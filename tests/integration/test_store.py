@@ -14,11 +14,11 @@ from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from sarportal.auth.demo_users import ensure_demo_users
 from sarportal.config import Settings
 from sarportal.domain.roles import Role
 from sarportal.store import Store
 from sarportal.store.crypto import SecretDecryptionError
-from sarportal.store.demo import ensure_demo_users
 from sarportal.store.models import Base
 
 

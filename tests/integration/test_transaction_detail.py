@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sarportal.domain.roles import Role
-from sarportal.web.detail.page import RELATED_LIMIT
-from sarportal.web.formats import format_moment
+from sarportal.web.transactions.detail import RELATED_LIMIT
+from sarportal.web.ui.formats import format_moment
 from tests.fixtures.portal import FakeClock, MadeUser, csrf_token
 from tests.fixtures.sandbox import RowPicker, SandboxHandle
 from tests.integration.helpers_transaction import (

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sarportal.domain.roles import Role
 from sarportal.store import Store
 from sarportal.store.models import AuditEntry, ProviderCredential
-from sarportal.web.access import rule_for
+from sarportal.web.core.access import rule_for
 from tests.fixtures.portal import PASSWORD, MadeUser, csrf_token, new_client, sign_in
 
 # Every endpoint with its least role (None: public) and a path to call it on. A new route that
@@ -309,7 +309,7 @@ def test_operations_endpoints(client: FlaskClient) -> None:
 
 
 def test_readyz_fails_when_a_check_fails(app: Flask, client: FlaskClient) -> None:
-    from sarportal.web.ops import add_readiness_check
+    from sarportal.web.core.ops import add_readiness_check
 
     def broken() -> None:
         raise ConnectionError("down")

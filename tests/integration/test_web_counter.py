@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
 
 from sarportal.domain.roles import Role
-from sarportal.web.access import load_user
-from sarportal.web.counter_table import COUNTER_STATUSES
-from sarportal.web.statspage import parse_query, stats_request
+from sarportal.web.core.access import load_user
+from sarportal.web.stats.counter_table import COUNTER_STATUSES
+from sarportal.web.stats.query import parse_query, stats_request
 from tests.fixtures.portal import MadeUser
 from tests.fixtures.stats_pages import wait_for_counter_job
 

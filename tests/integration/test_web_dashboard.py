@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 
 from sarportal.domain.roles import Role
 from sarportal.jobs import JobView
-from sarportal.web.dashboard import FinishedViews
-from sarportal.web.formats import format_money, format_number, format_percent
+from sarportal.web.stats.dashboard import FinishedViews
+from sarportal.web.ui.formats import format_money, format_number, format_percent
 from tests.fixtures.portal import FakeClock, MadeUser, csrf_token, new_client, sign_in
 from tests.fixtures.portal_provider import make_provider_user
 from tests.fixtures.sandbox import SandboxHandle

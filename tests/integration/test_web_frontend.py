@@ -24,11 +24,11 @@ import pytest
 from flask import Blueprint, Flask, g, render_template_string
 from flask.testing import FlaskClient
 
-from sarportal.web import frontend
-from sarportal.web.access import public
+from sarportal.web.core.access import public
+from sarportal.web.ui import frontend
 from tests.fixtures.services import require_service
 
-WEB = Path(frontend.__file__).parent
+WEB = Path(frontend.__file__).parents[1]
 VENDOR = WEB / "static" / "vendor"
 _spec = importlib.util.spec_from_file_location(
     "build_assets", Path(__file__).parents[2] / "scripts" / "build_assets.py"
@@ -94,7 +94,7 @@ def portal(tmp_path: Path) -> Iterator[FlaskClient]:
     from sarportal.config import Settings
     from sarportal.store.migrate import upgrade
     from sarportal.web import create_app
-    from sarportal.web.services import EXTENSION
+    from sarportal.web.core.services import EXTENSION
 
     environ = {"SARPORTAL_INSTANCE_DIR": str(tmp_path), "SARPORTAL_COOKIE_SECURE": "0"}
     app = create_app(Settings.from_env(environ))
@@ -177,7 +177,7 @@ def test_portal_frame_for_a_signed_in_user(
     from flask import render_template
 
     from sarportal.domain.roles import Role
-    from sarportal.web.access import CurrentUser
+    from sarportal.web.core.access import CurrentUser
 
     app = portal.application
     signed_in = CurrentUser(

@@ -17,7 +17,7 @@ from sarportal.auth import totp
 from sarportal.auth.passwords import PasswordPolicyError, Passwords, check_policy, common_passwords
 from sarportal.config import Argon2Parameters, ConfigurationError, Settings
 from sarportal.domain.roles import Role
-from sarportal.web.sessions import ip_prefix, summarise_user_agent
+from sarportal.web.core.sessions import ip_prefix, summarise_user_agent
 
 
 def test_roles_are_ordered() -> None:

@@ -12,7 +12,7 @@ from babel.numbers import format_currency, format_decimal, get_currency_precisio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sarportal.web.formats import (
+from sarportal.web.ui.formats import (
     FixedPoint,
     currency_spaced,
     day_text,
@@ -20,7 +20,7 @@ from sarportal.web.formats import (
     moment_format,
     money_format,
 )
-from sarportal.web.frontend import LOCALES
+from sarportal.web.ui.frontend import LOCALES
 
 CURRENCIES = ("EUR", "CHF", "USD", "JPY", "KWD", "GBP")
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC")

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask, g
 
-from sarportal.web import frontend
-from sarportal.web.formats import (
+from sarportal.web.ui import frontend
+from sarportal.web.ui.formats import (
     format_day,
     format_moment,
     format_money,
@@ -20,7 +20,7 @@ from sarportal.web.formats import (
     format_percent,
     to_timezone,
 )
-from sarportal.web.frontend import safe_next, select_locale, select_timezone
+from sarportal.web.ui.frontend import safe_next, select_locale, select_timezone
 
 NBSP = "\xa0"
 

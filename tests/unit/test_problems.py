@@ -10,9 +10,9 @@ from babel.messages.pofile import read_po
 import sarportal.web
 from sarportal.jobs import codes as job_codes
 from sarportal.provider import errors
-from sarportal.web.detail.api import ACTION_PROBLEMS
-from sarportal.web.problems import PROBLEMS
-from sarportal.web.transactions import INLINE_PROBLEMS
+from sarportal.web.api.transaction import ACTION_PROBLEMS
+from sarportal.web.core.problems import PROBLEMS
+from sarportal.web.transactions.table import INLINE_PROBLEMS
 
 CATALOG = read_po(
     (Path(sarportal.web.__file__).parent / "translations/de/LC_MESSAGES/messages.po").open("rb")

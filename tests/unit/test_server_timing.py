@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from sarportal.provider.timing import ProviderTimer, provider_call, timing
-from sarportal.web.timing import ServerTiming, server_timing
+from sarportal.web.core.timing import ServerTiming, server_timing
 
 
 def test_provider_calls_count_only_inside_a_timing_block() -> None:

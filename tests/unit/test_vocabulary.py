@@ -10,7 +10,8 @@ import yaml
 
 from sarportal.domain import vocabulary
 from sarportal.sandbox import vocab as sandbox_vocab
-from sarportal.web import charts, labels
+from sarportal.web.stats import charts
+from sarportal.web.ui import labels
 
 SCHEMAS: dict[str, Any] = yaml.safe_load(
     (files("sarportal") / "openapi" / "provider-v1.yaml").read_text(encoding="utf-8")

@@ -1,11 +1,10 @@
-"""The shaping of a job's figures for the dashboard and the counter page (web.charts,
+"""The shaping of a job's figures for the dashboard and the counter page (web.stats.charts,
 web.counter_table), on the hand-worked rows of the figures tests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +13,10 @@ from flask_babel import Babel
 
 from sarportal.domain.filters import Period
 from sarportal.stats.figures import figures
-from sarportal.web import charts
-from sarportal.web.counter_table import COUNTER_STATUSES, csv_header, csv_rows, period_table
-from sarportal.web.stats_words import chart_words
+from sarportal.web.stats import charts
+from sarportal.web.stats.counter_table import COUNTER_STATUSES, csv_header, csv_rows, period_table
+from sarportal.web.stats.words import chart_words
+from sarportal.web.ui.frontend import TRANSLATIONS_DIR
 from tests.unit.test_stats_figures import END, PREVIOUS, ROWS, START, _aggregate
 
 
@@ -253,12 +253,10 @@ def test_a_count_of_days_takes_the_plural_its_number_needs(
     assert words["day_count"](1, "1") == "1 day" and words["day_count"](1.5, "1.5") == "1.5 days"
     assert words["median_days"](1, "1") == "Median 1 day"
     german = Flask(__name__)
-    german.config["BABEL_TRANSLATION_DIRECTORIES"] = str(
-        Path(charts.__file__).with_name("translations")
-    )
+    german.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
     Babel(german, locale_selector=lambda: "de")
     with german.test_request_context():
-        from sarportal.web.stats_words import day_count
+        from sarportal.web.stats.words import day_count
 
         assert [day_count(1, "1"), day_count(2, "2"), day_count(0.5, "0,5")] == [
             "1 Tag", "2 Tage", "0,5 Tage"

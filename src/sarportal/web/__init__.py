@@ -11,10 +11,10 @@ from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 
 from sarportal.config import Settings
-from sarportal.web import access, errors, ops, provider_access, ratelimit, security, sessions
-from sarportal.web.access import public, requires
-from sarportal.web.services import EXTENSION, Portal
-from sarportal.web.timing import ServerTiming
+from sarportal.web.core import access, errors, ops, provider_access, ratelimit, security, sessions
+from sarportal.web.core.access import public, requires
+from sarportal.web.core.services import EXTENSION, Portal
+from sarportal.web.core.timing import ServerTiming
 
 __all__ = ["create_app", "public", "requires"]
 
@@ -51,10 +51,10 @@ def create_app(config: Settings | None = None) -> Flask:
     sessions.install(app)
     csrf.init_app(app)
 
-    from sarportal.web import frontend
+    from sarportal.web.ui import frontend
 
     frontend.init_app(app)
-    from sarportal.web.account import remember_language
+    from sarportal.web.people.account import remember_language
 
     frontend.language_changed.connect(remember_language, app)
     ops.init_app(app)
@@ -72,24 +72,17 @@ def create_app(config: Settings | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from sarportal.web import (
-        account,
-        admin,
-        api,
-        api_stats,
-        api_transactions,
-        apidoc,
-        auth_views,
-        counter,
-        dashboard,
-        detail,
-        pages,
-        transactions,
-    )
+    from sarportal.web import api
+    from sarportal.web.api import openapi, stats, transaction, transactions
 
-    for module in (auth_views, account, admin, pages, api, api_transactions, detail, transactions):
+    del transaction  # imported for its blueprint, which nests under the detail page's
+    from sarportal.web.people import account, admin, signin
+    from sarportal.web.stats import counter, dashboard
+    from sarportal.web.transactions import detail, table
+
+    for module in (signin, account, admin, dashboard, api, transactions, detail, table):
         app.register_blueprint(module.bp)
-    app.register_blueprint(api_stats.bp)
-    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(stats.bp)
     app.register_blueprint(counter.bp)
-    apidoc.init_app(app)
+    app.register_blueprint(dashboard.pages)
+    openapi.init_app(app)

@@ -1,4 +1,4 @@
-/* The dashboard's charts: drawn with ECharts from the figures the server shaped (web/charts.py),
+/* The dashboard's charts: drawn with ECharts from the figures the server shaped (web/stats/charts.py),
    redrawn while the statistics job runs (polling its status every half second), in the current
    colour scheme. The server renders every figure as text too (key figures and tables), so the
    page is complete without this script; here the tables become the charts' "Table" view.
@@ -24,7 +24,7 @@
     lastState: root.dataset.state
   };
   var ARROWS = { up: "bi-arrow-up-right", down: "bi-arrow-down-right", flat: "bi-arrow-right" };
-  /* the colour keys come from the page (web.charts writes the vocabulary once) */
+  /* the colour keys come from the page (web.stats.charts writes the vocabulary once) */
   var STATUS_KEYS = (root.dataset.statusKeys || "").split(" ");
   var SETTLEMENT_KEYS = (root.dataset.settlementKeys || "").split(" ");
 
