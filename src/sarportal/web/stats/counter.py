@@ -8,14 +8,11 @@ JavaScript the page reloads itself. The CSV export waits for the job to finish.
 
 from __future__ import annotations
 
-import csv
-import io
 import time
-from collections.abc import Iterator
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -25,6 +22,7 @@ from sarportal.jobs import JobView
 from sarportal.jobs import codes as job_codes
 from sarportal.web.core.access import requires
 from sarportal.web.core.errors import error_response
+from sarportal.web.core.htmx import no_store, wants_region
 from sarportal.web.core.services import portal
 from sarportal.web.stats import charts
 from sarportal.web.stats.counter_table import counters, csv_header, csv_rows, period_table
@@ -38,8 +36,8 @@ from sarportal.web.stats.query import (
     submit,
 )
 from sarportal.web.stats.words import chart_words
-from sarportal.web.transactions.table import CsvFormat
-from sarportal.web.transactions.view import FilterForm, field_labels, field_messages, vocabulary
+from sarportal.web.ui.csv_export import CsvFormat, csv_download, csv_lines
+from sarportal.web.ui.filter_form import FilterForm, field_labels, field_messages, vocabulary
 from sarportal.web.ui.frontend import current_locale, select_timezone
 
 bp = Blueprint("counter", __name__)
@@ -47,20 +45,6 @@ bp = Blueprint("counter", __name__)
 RESULTS_TARGET: Final = "counter-results"
 EXPORT_WAIT_SECONDS: Final = 60.0
 EXPORT_POLL_SECONDS: Final = 0.2
-
-
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    response.vary.add("HX-Request")
-    return response
-
-
-def _is_partial() -> bool:
-    return (
-        request.headers.get("HX-Request") == "true"
-        and request.headers.get("HX-Target") == RESULTS_TARGET
-        and request.headers.get("HX-History-Restore-Request") != "true"
-    )
 
 
 def results(job: JobView, query: StatsQuery, locale: str) -> dict[str, Any]:
@@ -111,16 +95,16 @@ def index() -> Response:
             "counter/index.html", form=form, errors=field_messages(error, locale),
             query=None, data=None, **context,
         )  # fmt: skip
-        return _no_store(Response(html, status=400, mimetype="text/html"))
+        return no_store(Response(html, status=400, mimetype="text/html"))
     data = None
     if not query.filters.matches_nothing:
         job = current_job(query.filters, request.args)
         data = results(job, query, locale)
         context["reload_url"] = query.url("counter.index", job=job.id)
-    template = "counter/_results.html" if _is_partial() else "counter/index.html"
+    template = "counter/_results.html" if wants_region(RESULTS_TARGET) else "counter/index.html"
     form = FilterForm.from_filters(query.filters, locale)
     html = render_template(template, form=form, errors={}, query=query, data=data, **context)
-    return _no_store(Response(html, mimetype="text/html"))
+    return no_store(Response(html, mimetype="text/html"))
 
 
 @bp.post("/counter/refresh")
@@ -154,7 +138,7 @@ def export() -> Response:
         query = parse_query(request.args, locale)
     except FilterError as error:
         detail = "; ".join(field_messages(error, locale).values())
-        return _no_store(error_response(400, title=_("Please check the filters"), detail=detail))
+        return no_store(error_response(400, title=_("Please check the filters"), detail=detail))
     tables = []
     if not query.filters.matches_nothing:
         job = _finished(submit(query.filters))
@@ -170,7 +154,7 @@ def export() -> Response:
             response = error_response(code, title=failure["title"], detail=failure["detail"])
             if unready:
                 response.headers["Retry-After"] = "30"
-            return _no_store(response)
+            return no_store(response)
         figures = job.result or {}
         period = charts.period_days(figures)
         days = 0 if period is None else (period[1] - period[0]).days + 1
@@ -183,23 +167,6 @@ def export() -> Response:
     zone = ZoneInfo(select_timezone())
     fmt = CsvFormat(locale, zone)
     rows = csv_rows(tables, fmt.amount, words["total"])
-    body = stream_with_context(_lines(csv_header(words), rows, fmt.delimiter))
     today = portal().settings.clock().astimezone(zone).date().isoformat()
-    response = Response(body, mimetype="text/csv")
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    disposition = f'attachment; filename="payment-statistics-{today}.csv"'
-    response.headers["Content-Disposition"] = disposition
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return _no_store(response)
-
-
-def _lines(header: list[str], rows: Iterator[list[str]], delimiter: str) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(header)
-    yield "\ufeff" + buffer.getvalue()  # the BOM makes spreadsheet programs read UTF-8
-    for row in rows:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(row)
-        yield buffer.getvalue()
+    body = csv_lines(csv_header(words), rows, fmt.delimiter)
+    return no_store(csv_download(body, f"payment-statistics-{today}.csv"))

@@ -30,6 +30,7 @@ from sarportal.domain.filters import FilterError
 from sarportal.domain.roles import Role
 from sarportal.jobs import JobView
 from sarportal.web.core.access import requires
+from sarportal.web.core.htmx import no_store
 from sarportal.web.stats import charts
 from sarportal.web.stats.query import (
     StatsQuery,
@@ -41,18 +42,13 @@ from sarportal.web.stats.query import (
     submit,
 )
 from sarportal.web.stats.words import chart_notes, chart_titles, chart_words
-from sarportal.web.transactions.view import FilterForm, field_labels, field_messages, vocabulary
+from sarportal.web.ui.filter_form import FilterForm, field_labels, field_messages, vocabulary
 from sarportal.web.ui.frontend import current_locale
 
 bp = Blueprint("dashboard", __name__)
 
 T = TypeVar("T")
 CHARTS = ("volume", "status", "payment_method", "country", "amount", "days_to_pay", "settlement")
-
-
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 class FinishedViews:
@@ -161,7 +157,7 @@ def render_dashboard() -> Response:
             data=None,
             **context,
         )
-        return _no_store(Response(html, status=400, mimetype="text/html"))
+        return no_store(Response(html, status=400, mimetype="text/html"))
     form = FilterForm.from_filters(query.filters, locale)
     data = None
     if not query.filters.matches_nothing:
@@ -173,7 +169,7 @@ def render_dashboard() -> Response:
     html = render_template(
         "dashboard/index.html", form=form, errors={}, query=query, data=data, **context
     )
-    return _no_store(Response(html, mimetype="text/html"))
+    return no_store(Response(html, mimetype="text/html"))
 
 
 def _status_url(job_id: str, query: StatsQuery) -> str:
@@ -196,7 +192,7 @@ def job_status_view(job_id: str) -> Response:
         abort(400)
     # orjson: the page polls this while the job runs, and the figures make a large document
     body = orjson.dumps(payload(job, query, locale))
-    return _no_store(Response(body, mimetype="application/json"))
+    return no_store(Response(body, mimetype="application/json"))
 
 
 @bp.post("/dashboard/refresh")

@@ -1,4 +1,4 @@
-"""The translated words of the statistics pages, handed to the pure shaping in `web.stats.charts`."""
+"""The translated words of the statistics pages, handed to the pure shaping in `charts`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from sarportal.web.transactions.view import vocabulary
+from sarportal.web.ui.filter_form import vocabulary
 from sarportal.web.ui.frontend import per_locale
 
 

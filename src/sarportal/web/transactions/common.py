@@ -1,19 +1,11 @@
-"""Small helpers the detail page, its dialog and its API share."""
+"""The signed-in user as the audit log names them: for the detail page, its dialog and its API."""
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import g
 
 from sarportal.actions import Actor
 from sarportal.web.core.access import CurrentUser
-from sarportal.web.core.stepup import needs_step_up
-
-__all__ = ["actor", "is_htmx", "needs_step_up"]
-
-
-def is_htmx() -> bool:
-    """Whether htmx sent this request (it wants a fragment, not a page)."""
-    return request.headers.get("HX-Request") == "true"
 
 
 def actor() -> Actor:

@@ -17,10 +17,11 @@ from sarportal.domain.roles import Role
 from sarportal.provider.errors import ProviderError
 from sarportal.provider.models import TransactionDetail
 from sarportal.web.core.access import CurrentUser, requires
+from sarportal.web.core.htmx import is_htmx
 from sarportal.web.core.provider_access import provider_session
 from sarportal.web.core.services import portal
 from sarportal.web.transactions import dialog
-from sarportal.web.transactions.common import actor, is_htmx
+from sarportal.web.transactions.common import actor
 from sarportal.web.transactions.present import (
     CUSTOMER_FIELD_NAMES,
     AuditRow,

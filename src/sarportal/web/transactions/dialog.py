@@ -43,10 +43,11 @@ from sarportal.provider.errors import (
     ProviderError,
 )
 from sarportal.web.core.access import CurrentUser, requires
+from sarportal.web.core.htmx import is_htmx
 from sarportal.web.core.provider_access import provider_session
 from sarportal.web.core.services import portal
-from sarportal.web.core.stepup import confirm
-from sarportal.web.transactions.common import actor, is_htmx, needs_step_up
+from sarportal.web.core.stepup import confirm, needs_step_up
+from sarportal.web.transactions.common import actor
 from sarportal.web.transactions.messages import (
     REASON_LABELS,
     above_maximum,

@@ -10,16 +10,12 @@ failure's status; bad filter input shows the form with one message per field (st
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from babel.numbers import get_decimal_symbol
-from flask import Blueprint, current_app, render_template, request, stream_with_context
+from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -30,7 +26,6 @@ from sarportal.domain.filters import (
     parse_filters,
     parse_paging,
 )
-from sarportal.domain.money import minor_digits
 from sarportal.domain.roles import Role
 from sarportal.provider.errors import (
     ProviderError,
@@ -40,22 +35,21 @@ from sarportal.provider.errors import (
 )
 from sarportal.provider.models import TransactionPage, TransactionSummary
 from sarportal.web.core.access import requires
+from sarportal.web.core.htmx import no_store, wants_region
 from sarportal.web.core.problems import problem
 from sarportal.web.core.provider_access import provider_session
 from sarportal.web.core.services import portal
 from sarportal.web.transactions.view import (
-    FilterForm,
     InlineAlert,
     export_url,
-    field_labels,
-    field_messages,
     order_words,
     preset_url,
     sort_toggle,
     table_rows,
     table_url,
-    vocabulary,
 )
+from sarportal.web.ui.csv_export import CsvFormat, csv_download, csv_lines
+from sarportal.web.ui.filter_form import FilterForm, field_labels, field_messages, vocabulary
 from sarportal.web.ui.frontend import current_locale, select_timezone
 
 bp = Blueprint("transactions", __name__)
@@ -81,25 +75,10 @@ def _now() -> datetime:
     return portal().settings.clock().astimezone(UTC)
 
 
-def _is_partial() -> bool:
-    """Whether htmx asked for the view region only."""
-    return (
-        request.headers.get("HX-Request") == "true"
-        and request.headers.get("HX-Target") == VIEW_TARGET
-        and request.headers.get("HX-History-Restore-Request") != "true"
-    )
-
-
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    response.vary.add("HX-Request")
-    return response
-
-
 def _render(status: int = 200, **context: Any) -> Response:
-    template = "transactions/_view.html" if _is_partial() else "transactions/index.html"
+    template = "transactions/_view.html" if wants_region(VIEW_TARGET) else "transactions/index.html"
     html = render_template(template, view_target=VIEW_TARGET, words=vocabulary(), **context)
-    return _no_store(Response(html, status=status, mimetype="text/html"))
+    return no_store(Response(html, status=status, mimetype="text/html"))
 
 
 INLINE_PROBLEMS: Final = frozenset(
@@ -193,59 +172,6 @@ CSV_FIELDS = (
     "paid_at",
     "dunning_level",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_text(value: str) -> str:
-    """A text cell that a spreadsheet will not run as a formula."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-class CsvFormat:
-    """One row of the export in the user's locale and time zone; with `labels` (the page's
-    `vocabulary()`), the status, settlement, method, customer type and dunning level in the
-    user's words, as the table shows them."""
-
-    def __init__(
-        self, locale: str, tz: ZoneInfo, labels: Mapping[str, Mapping[str, Any]] | None = None
-    ) -> None:
-        self.tz = tz
-        self.decimal = get_decimal_symbol(locale)
-        self.delimiter = ";" if self.decimal == "," else ","
-        self._labels = labels or {}
-
-    def label(self, kind: str, code: str | None) -> str:
-        if not code:
-            return ""
-        return str(self._labels.get(kind, {}).get(code, code))
-
-    def amount(self, minor: int, currency: str) -> str:
-        text = f"{Decimal(minor).scaleb(-minor_digits(currency)):f}"
-        return text.replace(".", self.decimal)
-
-    def moment(self, value: datetime | None) -> str:
-        return "" if value is None else value.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S")
-
-    def row(self, tx: TransactionSummary) -> list[str]:
-        money = (tx.amount, tx.captured_amount, tx.refunded_amount, tx.cancelled_amount)
-        return [
-            tx.id,
-            self.moment(tx.created_at),
-            _csv_text(tx.order_reference),
-            _csv_text(tx.shop),
-            self.label("status", tx.status),
-            self.label("settlement_status", tx.settlement_status),
-            self.label("payment_method", tx.payment_method),
-            tx.currency,
-            *(self.amount(value, tx.currency) for value in money),
-            tx.country,
-            self.label("customer_type", tx.customer_type),
-            self.moment(tx.authorization_expires_at),
-            self.moment(tx.captured_at),
-            tx.due_date.isoformat() if tx.due_date else "",
-            self.moment(tx.paid_at),
-            self.label("dunning_level", str(tx.dunning_level)),
-        ]
 
 
 def _csv_header(tz: ZoneInfo) -> list[str]:
@@ -271,22 +197,6 @@ def _csv_header(tz: ZoneInfo) -> list[str]:
         _("Paid at (%(zone)s)", zone=zone),
         _("Dunning level"),
     ]
-
-
-def _csv_lines(
-    rows: Iterator[TransactionSummary], fmt: CsvFormat, header: list[str]
-) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=fmt.delimiter, lineterminator="\r\n")
-    writer.writerow(header)
-    yield "\ufeff" + buffer.getvalue()  # the BOM makes spreadsheet programs read UTF-8
-    for count, tx in enumerate(rows, start=1):
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(fmt.row(tx))
-        yield buffer.getvalue()
-        if count % 10_000 == 0:
-            current_app.logger.info("transactions export: %d rows streamed", count)
 
 
 @bp.get("/transactions/export.csv")
@@ -318,13 +228,15 @@ def export() -> Response:
             current_app.logger.error("transactions export stopped: %s", type(error).__name__)
             raise ExportInterrupted from None
 
-    body = stream_with_context(_csv_lines(everything(), fmt, _csv_header(tz)))
+    def lines() -> Iterator[list[str]]:
+        for count, tx in enumerate(everything(), start=1):
+            yield fmt.row(tx)
+            if count % 10_000 == 0:
+                current_app.logger.info("transactions export: %d rows streamed", count)
+
     today = _now().astimezone(tz).date().isoformat()
-    response = Response(body, mimetype="text/csv")
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="transactions-{today}.csv"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return _no_store(response)
+    body = csv_lines(_csv_header(tz), lines(), fmt.delimiter)
+    return no_store(csv_download(body, f"transactions-{today}.csv"))
 
 
 class ExportInterrupted(RuntimeError):
