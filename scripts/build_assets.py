@@ -9,7 +9,7 @@ so a file dropped from this list does not linger.
   esbuild (pinned in package-lock.json) bundles only those (602 KB instead of the full 1.12 MB).
 - Compression: each text file of the static folder (vendor and the portal's own) gets a `.br` and
   a `.gz` beside it, written once here at the highest levels instead of on every request; the
-  portal sends one when the browser accepts it (`web.ui.frontend`, `Content-Encoding`).
+  portal sends one when the browser accepts it (`web.ui.assets`, `Content-Encoding`).
 """
 
 from __future__ import annotations

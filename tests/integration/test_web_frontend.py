@@ -24,8 +24,9 @@ import pytest
 from flask import Blueprint, Flask, g, render_template_string
 from flask.testing import FlaskClient
 
+import sarportal.web.ui as frontend
 from sarportal.web.core.access import public
-from sarportal.web.ui import frontend
+from sarportal.web.ui import assets, locale, navigation
 from tests.fixtures.services import require_service
 
 WEB = Path(frontend.__file__).parents[1]
@@ -289,7 +290,7 @@ def test_navigation_follows_the_role_and_the_existing_endpoints(
     with minimal_app.test_request_context("/transactions", headers={"Accept-Language": "en"}):
         minimal_app.preprocess_request()
         g.user = user(role) if role else None
-        items = frontend.nav_items()
+        items = navigation.nav_items()
     labels = [item.label for item in items]
     assert labels == visible
     assert "Counter" not in labels  # counter.index does not exist in this app
@@ -371,7 +372,7 @@ def test_language_switch_tells_the_store_about_the_choice(minimal_app: Flask) ->
     def remember(sender: Flask, locale: str) -> None:
         chosen.append(locale)
 
-    with frontend.language_changed.connected_to(remember, sender=minimal_app):
+    with locale.language_changed.connected_to(remember, sender=minimal_app):
         minimal_app.test_client().post("/preferences/language", data={"lang": "en"})
     assert chosen == ["en_US"]  # "en", as forms sent it before the regions
 
@@ -427,7 +428,7 @@ def test_text_assets_go_precompressed_when_the_browser_accepts_it(
     original = (WEB / "static" / name).read_bytes()
     headers = {"Accept-Encoding": accept_encoding} if accept_encoding else {}
     with client.application.test_request_context():
-        url = frontend.asset_url(name)
+        url = assets.asset_url(name)
     response = client.get(url, headers=headers)
     assert response.status_code == 200
     assert response.headers.get("Content-Encoding") == encoding

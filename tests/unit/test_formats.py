@@ -20,7 +20,7 @@ from sarportal.web.ui.formats import (
     moment_format,
     money_format,
 )
-from sarportal.web.ui.frontend import LOCALES
+from sarportal.web.ui.locale import LOCALES
 
 CURRENCIES = ("EUR", "CHF", "USD", "JPY", "KWD", "GBP")
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC")

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask, g
 
-from sarportal.web.ui import frontend
+import sarportal.web.ui as frontend
+from sarportal.web.ui import locale
 from sarportal.web.ui.formats import (
     format_day,
     format_moment,
@@ -20,7 +21,7 @@ from sarportal.web.ui.formats import (
     format_percent,
     to_timezone,
 )
-from sarportal.web.ui.frontend import safe_next, select_locale, select_timezone
+from sarportal.web.ui.locale import safe_next, select_locale, select_timezone
 
 NBSP = "\xa0"
 
@@ -151,7 +152,7 @@ def test_locale_from_user_then_cookie_then_accept_language(
     if accept_language:
         headers["Accept-Language"] = accept_language
     if cookie:
-        headers["Cookie"] = f"{frontend.LANGUAGE_COOKIE}={cookie}"
+        headers["Cookie"] = f"{locale.LANGUAGE_COOKIE}={cookie}"
     with app.test_request_context("/", headers=headers):
         g.user = SimpleNamespace(locale=user_locale) if user_locale else None
         assert select_locale() == expected

@@ -13,10 +13,11 @@ from flask_babel import Babel
 
 from sarportal.domain.filters import Period
 from sarportal.stats.figures import figures
-from sarportal.web.stats import charts
+from sarportal.web.stats import buckets, charts
+from sarportal.web.stats.cards import KEY_FIGURES
 from sarportal.web.stats.counter_table import COUNTER_STATUSES, csv_header, csv_rows, period_table
 from sarportal.web.stats.words import chart_words
-from sarportal.web.ui.frontend import TRANSLATIONS_DIR
+from sarportal.web.ui.locale import TRANSLATIONS_DIR
 from tests.unit.test_stats_figures import END, PREVIOUS, ROWS, START, _aggregate
 
 
@@ -61,7 +62,7 @@ def _dashboard(result: dict[str, Any], words: dict[str, Any], **options: Any) ->
      ("auto", 183, "month"), ("month", 3, "month"), ("day", 900, "day"), ("bogus", 30, "day")],
 )  # fmt: skip
 def test_granularity_auto_keeps_the_bars_readable(choice: str, days: int, expected: str) -> None:
-    assert charts.pick_granularity(choice, days) == expected
+    assert buckets.pick_granularity(choice, days) == expected
 
 
 @pytest.mark.parametrize(
@@ -72,12 +73,12 @@ def test_granularity_auto_keeps_the_bars_readable(choice: str, days: int, expect
      ("2026-12", "month", date(2026, 12, 1), date(2026, 12, 31))],
 )  # fmt: skip
 def test_bucket_ranges(key: str, granularity: str, first: date, last: date) -> None:
-    assert charts.bucket_range(key, granularity) == (first, last)
+    assert buckets.bucket_range(key, granularity) == (first, last)
 
 
 def test_a_bucket_is_clipped_to_the_period() -> None:
     period = (date(2026, 11, 4), date(2026, 11, 30))
-    assert charts.clipped_range("2026-W45", "week", period) == (
+    assert buckets.clipped_range("2026-W45", "week", period) == (
         date(2026, 11, 4),
         date(2026, 11, 8),
     )
@@ -85,26 +86,26 @@ def test_a_bucket_is_clipped_to_the_period() -> None:
 
 def test_a_cut_week_is_named_by_its_days() -> None:
     period = (date(2026, 10, 31), date(2026, 11, 29))
-    label = charts.bucket_label("2026-W44", "week", "en", long=True, period=period)
+    label = buckets.bucket_label("2026-W44", "week", "en", long=True, period=period)
     assert label == "Oct 31\u2009–\u2009Nov 1, 2026"
-    whole = charts.bucket_label("2026-W45", "week", "en", long=True, period=period)
+    whole = buckets.bucket_label("2026-W45", "week", "en", long=True, period=period)
     assert whole.startswith("Nov 2")
 
 
 def test_the_busiest_currency_comes_first_and_unknown_choices_fall_back(
     result: dict[str, Any],
 ) -> None:
-    assert charts.currencies(result) == ["EUR", "CHF"]
-    assert charts.pick_currency(result, "CHF") == "CHF"
-    assert charts.pick_currency(result, "USD") == "EUR"
-    assert charts.pick_currency(None, "EUR") is None
+    assert buckets.currencies(result) == ["EUR", "CHF"]
+    assert buckets.pick_currency(result, "CHF") == "CHF"
+    assert buckets.pick_currency(result, "USD") == "EUR"
+    assert buckets.pick_currency(None, "EUR") is None
 
 
 def test_key_figures_show_the_change_with_its_meaning(
     result: dict[str, Any], words: dict[str, Any]
 ) -> None:
     cards = {c["key"]: c for c in _dashboard(result, words)["key_figures"]}
-    assert list(cards) == [spec.key for spec in charts.KEY_FIGURES]
+    assert list(cards) == [spec.key for spec in KEY_FIGURES]
     assert cards["volume"]["value"] == "€440.00"  # EUR authorized volume: 2000 + … + 9000
     assert cards["volume"]["previous"] == "€100.00"
     assert cards["volume"]["trend"] == "up" and cards["volume"]["tone"] == "good"
@@ -232,7 +233,7 @@ def test_counter_csv_rows_match_the_header(result: dict[str, Any], words: dict[s
 
 
 def test_the_period_follows_the_user_time_zone() -> None:
-    found = charts.period_days(
+    found = buckets.period_days(
         {
             "period": {
                 "start": "2026-10-31T23:00:00Z",

@@ -51,12 +51,13 @@ def create_app(config: Settings | None = None) -> Flask:
     sessions.install(app)
     csrf.init_app(app)
 
-    from sarportal.web.ui import frontend
+    from sarportal.web import ui
+    from sarportal.web.ui import locale
 
-    frontend.init_app(app)
+    ui.init_app(app)
     from sarportal.web.people.account import remember_language
 
-    frontend.language_changed.connect(remember_language, app)
+    locale.language_changed.connect(remember_language, app)
     ops.init_app(app)
     app.before_request(access.identify)
     app.before_request(access.enforce)

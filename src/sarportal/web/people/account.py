@@ -39,7 +39,7 @@ from sarportal.web.ui.forms import (
     LanguageForm,
     TimeZoneForm,
 )
-from sarportal.web.ui.frontend import (
+from sarportal.web.ui.locale import (
     LANGUAGE_NAMES,
     known_locale,
     remember_locale,

@@ -16,7 +16,7 @@ from sarportal.web.core.access import public
 from sarportal.web.core.services import portal
 from sarportal.web.core.sessions import server_session
 from sarportal.web.ui.forms import NewPasswordForm, SecondFactorForm, SignInForm
-from sarportal.web.ui.frontend import safe_next
+from sarportal.web.ui.locale import safe_next
 
 bp = Blueprint("auth", __name__)
 

@@ -2,7 +2,9 @@
 
     query.py          what both pages share: their query, their job, the job's state in words
     words.py          the translated words of the charts and cards
-    charts.py         a job's figures shaped into key figure cards, seven charts and their tables
+    buckets.py        currencies, granularity, time buckets and their labels
+    cards.py          the key figure cards: value, previous period, change and its tone
+    charts.py         a job's figures shaped into seven charts and their tables
     dashboard.py      `/` (`pages.index`) and its job status (blueprints `pages`, `dashboard`)
     counter.py        `/counter` and its CSV export (blueprint `counter`)
     counter_table.py  the counter page's counters and its table by period

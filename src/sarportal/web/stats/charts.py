@@ -1,4 +1,4 @@
-"""A statistics job's figures shaped for the dashboard: key figure cards, chart data and tables.
+"""A statistics job's figures shaped for the dashboard: seven charts and their tables.
 
 Pure code: it takes the JSON of `stats.figures` (finished or partial), the user's locale, the
 translated words of the page and a link maker, and returns JSON-ready dicts. The template renders
@@ -16,14 +16,13 @@ their text alternatives (the tables) always show the same figures.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
-from typing import Any, Final, Literal, cast
+from typing import Any, Final
 
 from babel import Locale
-from babel.dates import format_interval, format_skeleton
 from babel.numbers import format_currency
 
 from sarportal.domain.filters import Period
@@ -35,20 +34,28 @@ from sarportal.domain.vocabulary import (
     SettlementStatus,
     Status,
 )
+from sarportal.web.stats.buckets import (
+    GRANULARITIES,
+    Granularity,
+    Link,
+    Words,
+    bucket_label,
+    clipped_range,
+    currencies,
+    period_days,
+    pick_currency,
+    pick_granularity,
+)
+from sarportal.web.stats.cards import key_figures
 from sarportal.web.ui.formats import (
     currency_spaced,
     format_money,
     format_number,
     format_percent,
-    to_timezone,
 )
 
 Cell = str | dict[str, str]
-Link = Callable[..., str]
-Words = Mapping[str, Any]
-Granularity = Literal["day", "week", "month"]
 
-GRANULARITIES: Final = ("auto", "day", "week", "month")
 STATUS_ORDER: Final[tuple[Status, ...]] = (
     "captured",
     "partially_captured",
@@ -56,135 +63,21 @@ STATUS_ORDER: Final[tuple[Status, ...]] = (
 )
 """Bottom to top in the stacked volume chart: money that arrived first, then the life-cycle order
 (authorized, refunds, cancellations, declines last)."""
+
 SETTLEMENTS: Final[tuple[SettlementStatus, ...]] = (
     "paid",
     *(state for state in SETTLEMENT_STATUSES if state != "paid"),
 )
 """In the settlement chart: paid first, then the life-cycle order."""
+
 DUNNING_STAGES: Final = DUNNING_LEVELS[1:]
-AUTO_DAYS: Final = 45
-"""Up to this many days a period is drawn by day, up to `AUTO_WEEKS` weeks by week, else by
-month."""
-AUTO_WEEKS: Final = 26
+
 DAYS_TO_PAY_MIN_AXIS: Final = 28
+
 DUE_DAYS: Final = 14
 """An invoice is due 14 days after the capture (domain.md); the days-to-pay chart marks it."""
+
 TAIL_SHARE: Final = 0.98
-
-
-@dataclass(frozen=True)
-class FigureSpec:
-    """One key figure card: which figure, how to format it, and which direction is good."""
-
-    key: str
-    kind: Literal["money", "count", "rate", "days"]
-    better: int  # +1: up is good, -1: down is good, 0: neither
-    # False for balances judged by today's settlement status: the previous period's invoices
-    # have had longer to be paid, so a change against them would mislead (+676 % and the like).
-    comparable: bool = True
-
-
-KEY_FIGURES: Final = (
-    FigureSpec("volume", "money", +1),
-    FigureSpec("count", "count", +1),
-    FigureSpec("average_order_value", "money", 0),
-    FigureSpec("approval_rate", "rate", +1),
-    FigureSpec("refund_rate", "rate", -1),
-    FigureSpec("open_receivables", "money", 0, comparable=False),
-    FigureSpec("overdue_amount", "money", -1, comparable=False),
-    FigureSpec("dso", "days", -1, comparable=False),
-)
-
-
-# -- currencies, granularity and time buckets ---------------------------------------------------
-
-
-def currencies(figures: Mapping[str, Any] | None) -> list[str]:
-    """The currencies of the figures, the one with the most transactions first."""
-    if not figures:
-        return []
-    found: Mapping[str, Any] = figures.get("key_figures", {})
-    return sorted(found, key=lambda c: (-(found[c]["count"]["value"] or 0), c))
-
-
-def pick_currency(figures: Mapping[str, Any] | None, wanted: str | None) -> str | None:
-    """`wanted` when the figures hold it, else the busiest currency, else None."""
-    found = currencies(figures)
-    if wanted in found:
-        return wanted
-    return found[0] if found else None
-
-
-def pick_granularity(choice: str | None, days: int) -> Granularity:
-    """The chosen time bucket, or for "auto" the one that gives a readable number of bars."""
-    if choice in ("day", "week", "month"):
-        return cast(Granularity, choice)
-    if days <= AUTO_DAYS:
-        return "day"
-    return "week" if days <= AUTO_WEEKS * 7 else "month"
-
-
-def bucket_range(key: str, granularity: str) -> tuple[date, date]:
-    """The first and last day of a time bucket ('2025-03-01', '2025-W09', '2025-03')."""
-    if granularity == "day":
-        day = date.fromisoformat(key)
-        return day, day
-    if granularity == "week":
-        year, week = key.split("-W")
-        monday = date.fromisocalendar(int(year), int(week), 1)
-        return monday, monday + timedelta(days=6)
-    first = date.fromisoformat(f"{key}-01")
-    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return first, following - timedelta(days=1)
-
-
-def period_days(figures: Mapping[str, Any]) -> tuple[date, date] | None:
-    """The first and last local day of the figures' period (None while it is not known)."""
-    period = figures.get("period") or {}
-    start, end, zone = period.get("start"), period.get("end"), period.get("time_zone", "UTC")
-    if not start or not end:
-        days = figures.get("series", {}).get("day", {}).get("buckets") or []
-        return (date.fromisoformat(days[0]), date.fromisoformat(days[-1])) if days else None
-    first = to_timezone(start.replace("Z", "+00:00"), zone).date()
-    last = (to_timezone(end.replace("Z", "+00:00"), zone) - timedelta(seconds=1)).date()
-    return first, max(first, last)
-
-
-def bucket_label(
-    key: str,
-    granularity: str,
-    locale: str,
-    *,
-    long: bool = False,
-    period: tuple[date, date] | None = None,
-) -> str:
-    """A bucket's name on the axis ("Nov 2", "W45", "Nov 2026") or in full for tables; a week
-    or month cut by the `period` is named by the days it holds."""
-    first, last = bucket_range(key, granularity)
-    if long and granularity != "day" and period is not None:
-        cut = clipped_range(key, granularity, period)
-        if cut != (first, last):
-            if cut[0] == cut[1]:
-                return format_skeleton("yMMMEd", cut[0], locale=locale)
-            return format_interval(cut[0], cut[1], "yMMMd", locale=locale)
-    if granularity == "day":
-        return format_skeleton("yMMMEd" if long else "MMMd", first, locale=locale)
-    if granularity == "week":
-        if long:
-            return format_interval(first, last, "yMMMd", locale=locale)
-        week = key.split("-W")[1]
-        return f"{'KW' if locale.startswith('de') else 'W'}\u202f{int(week)}"
-    return format_skeleton("yMMMM" if long else "yMMM", first, locale=locale)
-
-
-def clipped_range(
-    key: str, granularity: str, period: tuple[date, date] | None
-) -> tuple[date, date]:
-    """A bucket's days within the period (the first and last week or month may be cut)."""
-    first, last = bucket_range(key, granularity)
-    if period is None:
-        return first, last
-    return max(first, period[0]), min(last, period[1])
 
 
 # -- formatting -------------------------------------------------------------------------------
@@ -209,18 +102,6 @@ def _share(part: int, whole: int, locale: str) -> str:
     return format_percent(part / whole, locale) if whole else "–"
 
 
-def _format(kind: str, value: float | None, currency: str, locale: str) -> str:
-    if value is None:
-        return "–"
-    if kind == "money":
-        return format_money(int(value), currency, locale)
-    if kind == "rate":
-        return format_percent(value, locale)
-    if kind == "days":
-        return format_number(value, locale, 1)
-    return format_number(int(value), locale)
-
-
 def _table(
     caption: str,
     columns: Sequence[tuple[str, bool]],
@@ -233,68 +114,6 @@ def _table(
         "rows": rows,
         "foot": foot,
     }
-
-
-# -- key figures ------------------------------------------------------------------------------
-
-
-def key_figures(
-    figures: Mapping[str, Any], currency: str, locale: str, words: Words, *, complete: bool
-) -> list[dict[str, Any]]:
-    """The cards across the top: value, the change against the previous period, its meaning."""
-    source: Mapping[str, Any] = figures["key_figures"].get(currency, {})
-    cards = []
-    for spec in KEY_FIGURES:
-        figure = source.get(spec.key) or {}
-        card = {
-            "key": spec.key,
-            "label": words["figure"][spec.key],
-            "value": _format(spec.kind, figure.get("value"), currency, locale),
-            "previous": _format(spec.kind, figure.get("previous"), currency, locale)
-            if complete
-            else "…",
-            "detail": "",
-        }
-        if spec.kind == "days":
-            for name in ("value", "previous"):
-                if figure.get(name) is not None and card[name] != "…":
-                    card[name] = words["day_count"](figure[name], card[name])
-            card["detail"] = words["dso_detail"]
-        if spec.key == "overdue_amount":
-            overdue = (source.get("overdue_count") or {}).get("value") or 0
-            card["detail"] = words["invoice_count"](overdue, format_number(overdue, locale))
-        cards.append(card | _change(spec, figure, locale, words, complete))
-    return cards
-
-
-def _change(
-    spec: FigureSpec, figure: Mapping[str, Any], locale: str, words: Words, complete: bool
-) -> dict[str, str]:
-    """The delta's text, arrow, tone and a sentence for screen readers."""
-    if not spec.comparable:
-        return {"trend": "none", "tone": "neutral", "delta": "–", "previous": "–",
-                "spoken": words["balance_today"]}  # fmt: skip
-    if not complete:
-        return {"trend": "pending", "tone": "neutral", "delta": "…", "spoken": words["pending"]}
-    delta = figure.get("delta")
-    if spec.kind == "rate":
-        change = None if delta is None else delta * 100
-        text = None if change is None else format_number(abs(change), locale, 1)
-        unit = words["points"]
-    else:
-        change = figure.get("delta_ratio")
-        text = None if change is None else format_percent(abs(change), locale)
-        unit = ""
-    if change is None:
-        return {"trend": "none", "tone": "neutral", "delta": "–", "spoken": words["no_compare"]}
-    trend = "flat" if round(change, 3) == 0 else ("up" if change > 0 else "down")
-    sign = {"up": "+", "down": "−", "flat": "±"}[trend]
-    tone = "neutral"
-    if trend != "flat" and spec.better:
-        tone = "good" if (change > 0) == (spec.better > 0) else "bad"
-    shown = f"{sign}{text}" + (f"\u00a0{unit}" if unit else "")
-    spoken = words[trend] % {"change": f"{text}{' ' + unit if unit else ''}"}
-    return {"trend": trend, "tone": tone, "delta": shown, "spoken": spoken}
 
 
 # -- charts -----------------------------------------------------------------------------------
@@ -590,19 +409,3 @@ def _settlement(c: _Context) -> Any:
     columns += [(c.words["share_of_invoices"], True), (c.words["invoice_net"], True)]
     caption = c.words["captions"]["settlement"] % {"currency": c.currency}
     return {"data": {"points": points}, "table": _table(caption, columns, rows, foot)}
-
-
-__all__ = [
-    "GRANULARITIES",
-    "KEY_FIGURES",
-    "bucket_label",
-    "bucket_range",
-    "currencies",
-    "dashboard",
-    "key_figures",
-    "major",
-    "money_whole",
-    "period_days",
-    "pick_currency",
-    "pick_granularity",
-]

@@ -24,7 +24,7 @@ from sarportal.web.core.access import requires
 from sarportal.web.core.errors import error_response
 from sarportal.web.core.htmx import no_store, wants_region
 from sarportal.web.core.services import portal
-from sarportal.web.stats import charts
+from sarportal.web.stats import buckets
 from sarportal.web.stats.counter_table import counters, csv_header, csv_rows, period_table
 from sarportal.web.stats.query import (
     StatsQuery,
@@ -38,7 +38,7 @@ from sarportal.web.stats.query import (
 from sarportal.web.stats.words import chart_words
 from sarportal.web.ui.csv_export import CsvFormat, csv_download, csv_lines
 from sarportal.web.ui.filter_form import FilterForm, field_labels, field_messages, vocabulary
-from sarportal.web.ui.frontend import current_locale, select_timezone
+from sarportal.web.ui.locale import current_locale, select_timezone
 
 bp = Blueprint("counter", __name__)
 
@@ -51,22 +51,22 @@ def results(job: JobView, query: StatsQuery, locale: str) -> dict[str, Any]:
     """The job's state, counters and table by period for the page's currency."""
     status = job_status(job, locale)
     figures = figures_of(job)
-    currency = charts.pick_currency(figures, query.currency)
+    currency = buckets.pick_currency(figures, query.currency)
     found: dict[str, Any] = {
         "job": status, "currency": currency, "currencies": [], "empty": status["complete"],
     }  # fmt: skip
     if figures is None or currency is None:
         return found
-    period = charts.period_days(figures)
+    period = buckets.period_days(figures)
     days = 0 if period is None else (period[1] - period[0]).days + 1
-    granularity = charts.pick_granularity(query.granularity, days)
+    granularity = buckets.pick_granularity(query.granularity, days)
     words = chart_words()
     count = figures["key_figures"][currency]["count"]["value"] or 0
     return found | {
-        "currencies": charts.currencies(figures),
+        "currencies": buckets.currencies(figures),
         "currency_links": {
             code: query.url("counter.index", display_currency=code)
-            for code in charts.currencies(figures)
+            for code in buckets.currencies(figures)
         },
         "granularity_used": granularity,
         "empty": count == 0,
@@ -84,7 +84,7 @@ def index() -> Response:
     context: dict[str, Any] = {
         "words": vocabulary(),
         "field_labels": field_labels(),
-        "granularities": charts.GRANULARITIES,
+        "granularities": buckets.GRANULARITIES,
         "results_target": RESULTS_TARGET,
     }
     try:
@@ -156,9 +156,9 @@ def export() -> Response:
                 response.headers["Retry-After"] = "30"
             return no_store(response)
         figures = job.result or {}
-        period = charts.period_days(figures)
+        period = buckets.period_days(figures)
         days = 0 if period is None else (period[1] - period[0]).days + 1
-        granularity = charts.pick_granularity(query.granularity, days)
+        granularity = buckets.pick_granularity(query.granularity, days)
         tables = [
             period_table(figures, currency, granularity, locale)
             for currency in sorted(figures.get("key_figures", {}))

@@ -13,8 +13,7 @@ from datetime import date
 from typing import Any
 
 from sarportal.domain.vocabulary import STATUSES
-from sarportal.web.stats.charts import (
-    SETTLEMENTS,
+from sarportal.web.stats.buckets import (
     Granularity,
     Link,
     Words,
@@ -22,6 +21,7 @@ from sarportal.web.stats.charts import (
     clipped_range,
     period_days,
 )
+from sarportal.web.stats.charts import SETTLEMENTS
 from sarportal.web.ui.formats import format_money, format_number
 
 COUNTER_STATUSES = STATUSES

@@ -31,7 +31,7 @@ from sarportal.domain.roles import Role
 from sarportal.jobs import JobView
 from sarportal.web.core.access import requires
 from sarportal.web.core.htmx import no_store
-from sarportal.web.stats import charts
+from sarportal.web.stats import buckets, charts
 from sarportal.web.stats.query import (
     StatsQuery,
     current_job,
@@ -43,7 +43,7 @@ from sarportal.web.stats.query import (
 )
 from sarportal.web.stats.words import chart_notes, chart_titles, chart_words
 from sarportal.web.ui.filter_form import FilterForm, field_labels, field_messages, vocabulary
-from sarportal.web.ui.frontend import current_locale
+from sarportal.web.ui.locale import current_locale
 
 bp = Blueprint("dashboard", __name__)
 
@@ -126,7 +126,7 @@ def _view(job: JobView, query: StatsQuery, locale: str, complete: bool) -> dict[
         code: query.url("pages.index", display_currency=code) for code in view["currencies"]
     }
     view["granularity_links"] = {
-        choice: query.url("pages.index", granularity=choice) for choice in charts.GRANULARITIES
+        choice: query.url("pages.index", granularity=choice) for choice in buckets.GRANULARITIES
     }
     return view
 
@@ -140,7 +140,7 @@ def render_dashboard() -> Response:
         "chart_ids": CHARTS,
         "titles": chart_titles(),
         "notes": chart_notes(),
-        "granularities": charts.GRANULARITIES,
+        "granularities": buckets.GRANULARITIES,
         "colour_keys": {
             "status": charts.STATUS_ORDER,
             "settlement": (*charts.SETTLEMENTS, *(f"dunning-{n}" for n in charts.DUNNING_STAGES)),

@@ -24,10 +24,10 @@ from sarportal.jobs import JobView, StatsRequest
 from sarportal.jobs import codes as job_codes
 from sarportal.web.core.problems import problem
 from sarportal.web.core.services import portal
-from sarportal.web.stats.charts import GRANULARITIES
+from sarportal.web.stats.buckets import GRANULARITIES
 from sarportal.web.transactions.view import table_url
 from sarportal.web.ui.formats import format_moment, format_number
-from sarportal.web.ui.frontend import select_timezone
+from sarportal.web.ui.locale import select_timezone
 
 DEFAULT_PERIOD: Final = Period.LAST_30_DAYS
 DISPLAY_KEYS: Final = ("display_currency", "granularity")

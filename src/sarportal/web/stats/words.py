@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from sarportal.web.ui.filter_form import vocabulary
-from sarportal.web.ui.frontend import per_locale
+from sarportal.web.ui.locale import per_locale
 
 
 @per_locale

@@ -59,7 +59,7 @@ from sarportal.web.transactions.messages import (
 )
 from sarportal.web.transactions.present import ACTION_NAME, template_globals
 from sarportal.web.ui.formats import format_number
-from sarportal.web.ui.frontend import current_locale
+from sarportal.web.ui.locale import current_locale
 
 SALT: Final = "sarportal.transaction-action"
 INTENT_MAX_AGE: Final = 23 * 3600  # under the provider's 24 h replay window

@@ -12,7 +12,7 @@ from sarportal.domain.actions import REASON_NOTE_MAX, ActionKind, Amounts
 from sarportal.domain.money import minor_digits
 from sarportal.web.core.problems import problem
 from sarportal.web.ui.formats import format_money
-from sarportal.web.ui.frontend import current_locale
+from sarportal.web.ui.locale import current_locale
 
 REASON_LABELS: Final[tuple[tuple[str, Any], ...]] = (
     ("customer_return", _l("Customer returned the goods")),

@@ -21,7 +21,7 @@ from sarportal.provider.models import Customer
 from sarportal.store.models import AuditEntry
 from sarportal.web.transactions.messages import REASON_LABELS
 from sarportal.web.ui import labels
-from sarportal.web.ui.frontend import per_locale
+from sarportal.web.ui.locale import per_locale
 
 STATUS: Final[dict[str, tuple[Any, str]]] = {
     code: (label, labels.STATUS_TONE[code]) for code, label in labels.STATUS.items()

@@ -50,7 +50,7 @@ from sarportal.web.transactions.view import (
 )
 from sarportal.web.ui.csv_export import CsvFormat, csv_download, csv_lines
 from sarportal.web.ui.filter_form import FilterForm, field_labels, field_messages, vocabulary
-from sarportal.web.ui.frontend import current_locale, select_timezone
+from sarportal.web.ui.locale import current_locale, select_timezone
 
 bp = Blueprint("transactions", __name__)
 

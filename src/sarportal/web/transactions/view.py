@@ -22,7 +22,8 @@ from sarportal.domain.filters import (
 from sarportal.provider.models import TransactionSummary
 from sarportal.web.ui.filter_form import vocabulary
 from sarportal.web.ui.formats import format_day, format_moment, format_money
-from sarportal.web.ui.frontend import MISSING, request_formats
+from sarportal.web.ui.locale import request_formats
+from sarportal.web.ui.templating import MISSING
 
 
 @dataclass(frozen=True, slots=True)

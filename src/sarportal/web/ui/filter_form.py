@@ -24,7 +24,7 @@ from sarportal.domain.filters import (
     format_amount_input,
 )
 from sarportal.web.ui import labels
-from sarportal.web.ui.frontend import current_locale, per_locale
+from sarportal.web.ui.locale import current_locale, per_locale
 
 _LISTS = (
     "status",

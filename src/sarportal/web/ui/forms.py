@@ -12,7 +12,7 @@ from wtforms.validators import AnyOf, DataRequired, EqualTo, Length, Optional
 
 from sarportal.auth.tokens import EXPIRY_CHOICES, NAME_MAX_LENGTH
 from sarportal.domain.roles import Role
-from sarportal.web.ui.frontend import LANGUAGE_NAMES, requested_locale
+from sarportal.web.ui.locale import LANGUAGE_NAMES, requested_locale
 
 ROLE_CHOICES = [
     SelectChoice(Role.VIEWER.value, _l("Viewer")),
