@@ -128,14 +128,11 @@ class Authenticator:
                 return refused
             method = check(uow, user)
             if method is None or audit_success:
-                uow.audit.record(
+                uow.audit.record_own(
                     action,
-                    outcome="success" if method else "failure",
-                    actor_user_id=user.id,
-                    organisation_id=user.organisation_id,
-                    target_type="user",
-                    target_id=user.id,
+                    user,
                     details={"method": method} if method else {"reason": "wrong_secret"},
+                    outcome="success" if method else "failure",
                 )
             if method is None:
                 locked = self._throttle.record_failure(user.email, ip)
@@ -217,13 +214,6 @@ class Authenticator:
     def _succeed(self, uow: UnitOfWork, user: User, method: str) -> SignInResult:
         self._throttle.record_success(user.email)
         user.last_auth_at = self._store.clock()
-        uow.audit.record(
-            "auth.sign_in",
-            actor_user_id=user.id,
-            organisation_id=user.organisation_id,
-            target_type="user",
-            target_id=user.id,
-            details={"method": method},
-        )
+        uow.audit.record_own("auth.sign_in", user, details={"method": method})
         uow.commit()
         return SignInResult(Outcome.SIGNED_IN, user.id)

@@ -141,12 +141,9 @@ def accept_invitation(store: Store, passwords: Passwords, token: str, password: 
             secret = store.box.decrypt(invitation.provider_secret_encrypted)
             uow.credentials.set(user.id, invitation.provider_client_id, secret)
         invitation.provider_client_id = invitation.provider_secret_encrypted = None
-        uow.audit.record(
+        uow.audit.record_own(
             "user.invitation_accepted",
-            actor_user_id=user.id,
-            organisation_id=user.organisation_id,
-            target_type="user",
-            target_id=user.id,
+            user,
             details={
                 "invitation_id": invitation.id,
                 "role": invitation.role,
@@ -176,12 +173,9 @@ def change_password(
         ended = Ended(
             uow.sessions.delete_for_user(user.id, keep=keep_session), uow.tokens.revoke_all(user.id)
         )
-        uow.audit.record(
+        uow.audit.record_own(
             "account.password_changed",
-            actor_user_id=user.id,
-            organisation_id=user.organisation_id,
-            target_type="user",
-            target_id=user.id,
+            user,
             details={"sessions_ended": ended.sessions, "tokens_revoked": ended.tokens},
         )
         uow.commit()
@@ -199,13 +193,7 @@ def enrol_totp(store: Store, user_id: int, secret: str, code: str) -> list[str]:
         uow.users.set_totp(user, secret)
         user.totp_last_step = check.step
         uow.recovery_codes.replace(user.id, [totp.recovery_code_hash(code) for code in codes])
-        uow.audit.record(
-            "account.totp_enrolled",
-            actor_user_id=user.id,
-            organisation_id=user.organisation_id,
-            target_type="user",
-            target_id=user.id,
-        )
+        uow.audit.record_own("account.totp_enrolled", user)
         uow.commit()
     return codes
 

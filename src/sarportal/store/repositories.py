@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -47,6 +47,16 @@ _AUDIT_FOR_TARGET = (
 _CREDENTIALS_BY_USER = select(
     ProviderCredential.client_id, ProviderCredential.secret_encrypted
 ).where(ProviderCredential.user_id == bindparam("user_id"))
+
+
+class Someone(Protocol):
+    """A user as the audit log names them: their id and their organisation's."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def organisation_id(self) -> int: ...
 
 
 class Organisations:
@@ -475,6 +485,25 @@ class AuditLog:
         )
         self._session.add(entry)
         return entry
+
+    def record_own(
+        self,
+        action: str,
+        user: Someone,
+        *,
+        details: dict[str, Any] | None = None,
+        outcome: str = "success",
+    ) -> AuditEntry:
+        """Append what `user` did to their own account (they are actor and target)."""
+        return self.record(
+            action,
+            outcome=outcome,
+            actor_user_id=user.id,
+            organisation_id=user.organisation_id,
+            target_type="user",
+            target_id=user.id,
+            details=details,
+        )
 
     def for_target(
         self, organisation_id: int, target_type: str, target_id: str, limit: int = 200

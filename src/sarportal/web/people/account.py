@@ -146,13 +146,7 @@ def end_session(key: str) -> Response:
         for row in uow.sessions.for_user(me.id):
             if row.id_hash[:16] == key:
                 uow.sessions.delete(row.id_hash)
-                uow.audit.record(
-                    "account.session_ended",
-                    actor_user_id=me.id,
-                    organisation_id=me.organisation_id,
-                    target_type="user",
-                    target_id=me.id,
-                )
+                uow.audit.record_own("account.session_ended", me)
                 uow.commit()
                 if row.id_hash == getattr(session, "id_hash", None):
                     session.end()  # type: ignore[attr-defined]
