@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -15,6 +14,7 @@ from flask.testing import FlaskClient
 from sarportal.web import create_app
 from sarportal.web.api.openapi import spec
 from tests.fixtures.jobs import CeleryWorkers, JobsDatabases, JobsWorld
+from tests.fixtures.polling import poll
 from tests.fixtures.portal import csrf_token, new_client, sign_in
 from tests.integration.test_jobs import RANGE, ground_truth, listing
 
@@ -62,17 +62,16 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def _poll(client: FlaskClient, location: str, token: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def read() -> dict[str, Any]:
         response = client.get(location, headers=_bearer(token))
         assert response.status_code == 200, response.get_data(as_text=True)
         body: dict[str, Any] = response.get_json()
         assert set(body) == JOB_FIELDS
-        if body["state"] in ("succeeded", "failed", "cancelled"):
-            return body
-        assert body["result"] is None
-        time.sleep(0.01)
-    raise AssertionError("the job did not finish")
+        assert body["state"] in ("succeeded", "failed", "cancelled") or body["result"] is None
+        return body
+
+    ended = ("succeeded", "failed", "cancelled")
+    return poll(read, lambda body: body["state"] in ended, what="the job's end")[-1]
 
 
 def test_a_job_over_the_api_gives_the_ground_truth(jobs_world: JobsWorld, stats_app: Flask) -> None:

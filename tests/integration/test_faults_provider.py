@@ -34,6 +34,7 @@ from sarportal.sandbox.config import SandboxConfig
 from sarportal.sandbox.errors import Problem
 from sarportal.sandbox.server import sandbox_in_thread
 from sarportal.web.transactions.table import ExportInterrupted
+from tests.fixtures.polling import poll
 from tests.fixtures.portal import FakeClock, csrf_token, new_client, sign_in
 from tests.fixtures.portal_provider import (
     build_provider_app,
@@ -336,13 +337,14 @@ def _run_job(world: World, timeout: float = 30.0) -> dict[str, Any]:
     submitted = world.api.post("/api/v1/stats/jobs", json=body, headers=world.auth)
     assert submitted.status_code == 202, submitted.get_data(as_text=True)
     location = submitted.headers["Location"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def read() -> dict[str, Any]:
         view: dict[str, Any] = world.api.get(location, headers=world.auth).get_json()
-        if view["state"] in ("succeeded", "failed", "cancelled"):
-            return view
-        time.sleep(0.02)
-    raise AssertionError(f"the job did not finish: {view}")
+        return view
+
+    ended = ("succeeded", "failed", "cancelled")
+    seen = poll(read, lambda v: v["state"] in ended, timeout=timeout, every=0.02, what="the job")
+    return seen[-1]
 
 
 def test_a_statistics_job_survives_a_token_expiry_in_its_middle(world: World) -> None:

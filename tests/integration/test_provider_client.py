@@ -39,6 +39,7 @@ from sarportal.provider.errors import (
     ProviderUnavailable,
 )
 from sarportal.provider.models import TransactionPage
+from tests.fixtures.polling import poll
 from tests.fixtures.sandbox import SECRETS, SandboxHandle
 
 OPERATOR = Credentials("demo-operator", SECRETS["demo-operator"])
@@ -403,10 +404,7 @@ def _bulk_provider(server: PageServer, **settings: Any) -> Provider:
 
 
 def _wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the server did not get there in time"
-        time.sleep(0.005)
+    poll(condition, timeout=seconds, every=0.005, what="the server's state")
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])

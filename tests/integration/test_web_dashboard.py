@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html as markup
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -21,11 +21,6 @@ from tests.fixtures.portal_provider import make_provider_user
 from tests.fixtures.sandbox import SandboxHandle
 from tests.fixtures.stats_pages import status_url, wait_for_dashboard_job
 
-_CARD = re.compile(
-    r'data-figure="(\w+)">\s*<dt[^>]*>[^<]*</dt>\s*<dd class="portal-kpi-value" data-bind="value">'
-    r"([^<]*)</dd>"
-)
-
 
 def _job(app: Flask, user: MadeUser, job_id: str) -> JobView:
     found: JobView | None = app.extensions["sarportal"].jobs.get(user.id, job_id)
@@ -34,7 +29,13 @@ def _job(app: Flask, user: MadeUser, job_id: str) -> JobView:
 
 
 def _cards(page: str) -> dict[str, str]:
-    return {key: markup.unescape(value) for key, value in _CARD.findall(page)}
+    """Each key figure card's shown value, by its figure."""
+    cards = BeautifulSoup(page, "html.parser").select("[data-figure]")
+    return {
+        str(card["data-figure"]): value.get_text()
+        for card in cards
+        if (value := card.select_one('dd[data-bind="value"]')) is not None
+    }
 
 
 def _finished_page(client: FlaskClient, path: str) -> tuple[str, dict[str, Any]]:
@@ -81,9 +82,9 @@ def test_a_finished_jobs_key_figures_are_on_the_page(
     assert cards["overdue_amount"] == format_money(
         figures["overdue_amount"]["value"], currency, "en"
     )
-    table = page[page.index('id="figures-status"') :]
-    table = table[: table.index("</tbody>")]
-    counts = re.findall(r'</a></th><td class="num">([\d,]+)</td>', table)
+    table = BeautifulSoup(page, "html.parser").select_one("#figures-status")
+    assert table is not None
+    counts = [row.select("td")[0].get_text() for row in table.select("tbody tr")]
     assert sum(int(n.replace(",", "")) for n in counts) == figures["count"]["value"]
 
 
@@ -164,9 +165,11 @@ def test_an_empty_range_shows_a_friendly_empty_state(
     stats_login()
     page, answer = _finished_page(provider_client, "/?from=2001-01-01&to=2001-01-31")
     assert answer["job"]["complete"] and answer["view"]["empty"]
-    assert re.search(r'id="dashboard-empty" class="card dash-empty text-center">', page)
-    assert "No transactions in this period" in page
-    assert re.search(r'id="dashboard-figures" hidden', page)
+    html = BeautifulSoup(page, "html.parser")
+    empty, shown = html.select_one("#dashboard-empty"), html.select_one("#dashboard-figures")
+    assert empty is not None and not empty.has_attr("hidden")
+    assert "No transactions in this period" in empty.get_text()
+    assert shown is not None and shown.has_attr("hidden")
 
 
 def test_a_preset_that_matches_nothing_submits_no_job(
@@ -209,8 +212,11 @@ def test_provider_outage_shows_a_clear_message_and_no_charts(
     assert answer["job"]["failure"]["title"] == "The payment provider is not answering"
     assert answer["view"]["charts"] == {}
     assert "The payment provider is not answering" in page and "Try again" in page
-    assert re.search(r'role="alert" data-part="failed">', page)  # shown, not hidden
-    assert re.search(r'id="dashboard-figures" hidden', page)
+    html = BeautifulSoup(page, "html.parser")
+    alert, shown = html.select_one('[data-part="failed"]'), html.select_one("#dashboard-figures")
+    assert alert is not None and not alert.has_attr("hidden")  # shown
+    assert alert["role"] == "alert"
+    assert shown is not None and shown.has_attr("hidden")
     assert "Traceback" not in page
 
 

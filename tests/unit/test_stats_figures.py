@@ -2,64 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from sarportal.stats.aggregate import Aggregate
 from sarportal.stats.figures import figures
-from tests.unit.test_stats_rows import columns, summary
-
-START = datetime(2026, 11, 1, tzinfo=UTC)
-END = datetime(2026, 12, 1, tzinfo=UTC)
-
-
-def _t(day: int, hour: int = 10) -> str:
-    return f"2026-11-{day:02d}T{hour:02d}:00:00Z"
-
-
-# EUR, all created on 2026-11-01 (hours 1–9); one CHF transaction on 2026-11-20.
-ROWS = [
-    summary(_t(1, 1), status="declined", amount=1000),
-    summary(_t(1, 2), status="authorized", amount=2000),
-    summary(_t(1, 3), status="captured", amount=3000, captured_amount=3000,
-            settlement_status="open", captured_at=_t(5)),
-    summary(_t(1, 4), status="captured", amount=4000, captured_amount=3000, cancelled_amount=1000,
-            settlement_status="overdue", captured_at=_t(3, 8), dunning_level=1),
-    summary(_t(1, 5), status="partially_refunded", amount=5000, captured_amount=5000,
-            refunded_amount=1000, settlement_status="paid", captured_at=_t(4, 12),
-            paid_at=_t(10, 12)),
-    summary(_t(1, 6), status="refunded", amount=6000, captured_amount=6000, refunded_amount=6000,
-            captured_at=_t(6, 0)),
-    summary(_t(1, 7), status="cancelled", amount=7000, cancelled_amount=7000),
-    summary(_t(1, 8), status="captured", amount=8000, captured_amount=8000,
-            settlement_status="written_off", captured_at=_t(1, 9), dunning_level=4),
-    summary(_t(1, 9), status="captured", amount=9000, captured_amount=9000,
-            settlement_status="paid", captured_at=_t(7, 10), paid_at=_t(30, 9)),
-    summary(_t(20), currency="CHF", country="CH", shop="musterhaus-ch", status="captured",
-            amount=500, captured_amount=500, settlement_status="open", captured_at=_t(20)),
-]  # fmt: skip
-PREVIOUS = [
-    summary("2026-10-15T10:00:00Z", status="captured", amount=10_000, captured_amount=10_000,
-            settlement_status="open", captured_at="2026-10-15T10:00:00Z"),
-]  # fmt: skip
-
-
-def _aggregate(rows: list[dict[str, Any]]) -> Aggregate:
-    aggregate = Aggregate("UTC")
-    aggregate.fold(columns(rows))
-    return aggregate
+from tests.fixtures.hand_figures import END, PREVIOUS, ROWS, START, aggregate
+from tests.unit.test_stats_rows import summary
 
 
 @pytest.fixture(scope="module")
 def result() -> dict[str, Any]:
-    return figures(_aggregate(ROWS), None, period_end=END, period_start=START)
+    return figures(aggregate(ROWS), None, period_end=END, period_start=START)
 
 
 @pytest.fixture(scope="module")
 def compared() -> dict[str, Any]:
-    return figures(_aggregate(ROWS), _aggregate(PREVIOUS), period_end=END, period_start=START)
+    return figures(aggregate(ROWS), aggregate(PREVIOUS), period_end=END, period_start=START)
 
 
 def test_totals_and_status_counts(result: dict[str, Any]) -> None:
@@ -111,7 +71,7 @@ def test_key_figures_against_the_previous_period(compared: dict[str, Any]) -> No
 
 
 def test_rates_without_a_denominator_are_none() -> None:
-    only_declined = _aggregate([summary(status="declined")])
+    only_declined = aggregate([summary(status="declined")])
     eur = figures(only_declined, None, period_end=END)["key_figures"]["EUR"]
     assert eur["approval_rate"]["value"] == 0.0
     for name in ("capture_rate", "refund_rate", "average_order_value", "dso", "write_off_rate"):

@@ -18,12 +18,12 @@ from sarportal.web.stats.cards import KEY_FIGURES
 from sarportal.web.stats.counter_table import COUNTER_STATUSES, csv_header, csv_rows, period_table
 from sarportal.web.stats.words import chart_words
 from sarportal.web.ui.locale import TRANSLATIONS_DIR
-from tests.unit.test_stats_figures import END, PREVIOUS, ROWS, START, _aggregate
+from tests.fixtures.hand_figures import END, PREVIOUS, ROWS, START, aggregate
 
 
 @pytest.fixture(scope="module")
 def result() -> dict[str, Any]:
-    return figures(_aggregate(ROWS), _aggregate(PREVIOUS), period_end=END, period_start=START)
+    return figures(aggregate(ROWS), aggregate(PREVIOUS), period_end=END, period_start=START)
 
 
 @pytest.fixture(scope="module")
