@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.processes import peak_rss_mb
+from sarportal.domain.moments import rfc3339
 from sarportal.provider import Credentials, Provider, ProviderConfig
 from sarportal.stats import TokenBucket, plan_shards, run
 from sarportal.stats.aggregate import AMOUNT_EDGES, DAYS_TO_PAY_MAX
-from sarportal.stats.shards import rfc3339
 
 CREDENTIALS = Credentials("demo-viewer", "demo-viewer-secret")
 Outcome = tuple[dict[str, Any], float | None]  # what the job checks, seconds to first figures

@@ -7,7 +7,7 @@ with one `FieldError` per bad field. It never raises anything else, whatever the
 
 A `TransactionFilters` gives
 - `provider_params(now, tz)`: the provider's list filters (design §3), the period resolved in the
-  user's time zone into a half-open UTC range, plus `order`;
+  user's time zone into a half-open UTC range of aware datetimes (the table adds its `order`);
 - `query_pairs()` / `canonical_query()`: the canonical query string for URLs: a fixed key order,
   sorted values, defaults left out, amounts in a locale-independent form (`1234.56`), so a link
   means the same to every user who opens it. It holds filter values only, nothing personal.
@@ -99,6 +99,10 @@ class Preset(StrEnum):
     AUTHORIZED = "authorized"  # authorized, not captured: soonest to expire first
     OVERDUE = "overdue"
     PARTIALLY_REFUNDED = "partially_refunded"
+
+
+ProviderValue = str | int | datetime | list[str]
+"""A value of the provider's list filters, before the provider client writes it as text."""
 
 
 class Order(StrEnum):
@@ -233,14 +237,16 @@ class TransactionFilters:
                 end = self.date_to + timedelta(days=1) if self.date_to else None
         return _midnight_utc(start, tz), _midnight_utc(end, tz)
 
-    def provider_params(self, now: datetime, tz: ZoneInfo) -> dict[str, str | int | list[str]]:
-        """The provider's list filters and `order` (without limit, cursor and include_total)."""
+    def provider_params(self, now: datetime, tz: ZoneInfo) -> dict[str, ProviderValue]:
+        """The provider's list filters: what to match, the created range as aware datetimes
+        (the provider client writes them, and every value, into the query string). How the
+        table shows the matches (`order`, `per_page`) is the table's to add."""
         created_from, created_to = self.created_range(now, tz)
-        params: dict[str, str | int | list[str]] = {}
+        params: dict[str, ProviderValue] = {}
         if created_from is not None:
-            params["created_from"] = _rfc3339(created_from)
+            params["created_from"] = created_from
         if created_to is not None:
-            params["created_to"] = _rfc3339(created_to)
+            params["created_to"] = created_to
         lists: dict[str, tuple[str, ...]] = {
             "status": self.effective_statuses,
             "settlement_status": self.effective_settlement_statuses,
@@ -258,7 +264,6 @@ class TransactionFilters:
             params["amount_max"] = self.amount_max
         if self.order_reference:
             params["order_reference"] = self.order_reference
-        params["order"] = self.effective_order.value
         return params
 
     # -- the canonical query string ------------------------------------------------------------
@@ -319,10 +324,6 @@ def _midnight_utc(day: date | None, tz: ZoneInfo) -> datetime | None:
     if day is None:
         return None
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _plain_amount(minor: int, digits: int) -> str:

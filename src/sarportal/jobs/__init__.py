@@ -32,7 +32,8 @@ ACTIVE: frozenset[str] = frozenset({"queued", "running"})  # the states that cou
 @dataclass(frozen=True)
 class StatsRequest:
     """What a statistics job computes: provider list filters (`status`, `payment_method`, …
-    lists; `amount_min`/`amount_max`; `created_from`/`created_to` as RFC 3339 strings)."""
+    lists; `amount_min`/`amount_max`; `created_from`/`created_to` as aware datetimes, or as
+    RFC 3339 strings from the wire)."""
 
     filters: Mapping[str, Any]
     time_zone: str = "Europe/Berlin"

@@ -20,6 +20,7 @@ from celery import Celery, Task
 from kombu import Queue
 
 from sarportal.config import Settings
+from sarportal.domain.moments import parse_time, rfc3339
 from sarportal.jobs.config import JobsConfig
 from sarportal.jobs.redis_state import RedisState
 from sarportal.jobs.work import (
@@ -33,7 +34,6 @@ from sarportal.jobs.work import (
 from sarportal.provider import Provider
 from sarportal.stats import Aggregate, PageDecoder, RunCancelled, Shard, batched, fetch_shard
 from sarportal.stats.engine import plan
-from sarportal.stats.shards import parse_time, rfc3339
 from sarportal.store import Store
 
 log = logging.getLogger("sarportal.jobs")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sarportal.domain.moments import parse_time
 from sarportal.jobs import (
     ACTIVE,
     FINISHED_STATES,
@@ -39,7 +40,6 @@ from sarportal.jobs.work import (
 )
 from sarportal.provider import Provider
 from sarportal.stats import Partial, RunCancelled, run
-from sarportal.stats.shards import parse_time
 from sarportal.store import Store
 
 

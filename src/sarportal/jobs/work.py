@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sarportal.config import Settings
+from sarportal.domain.moments import parse_time, rfc3339
 from sarportal.jobs import StatsRequest, codes
 from sarportal.jobs.config import JobsConfig
 from sarportal.provider import Credentials, Provider, ProviderConfig, ProviderSession
@@ -32,7 +33,6 @@ from sarportal.provider.errors import (
 )
 from sarportal.stats import Aggregate, Partial, RunCancelled, StatsError, TokenBucket, figures
 from sarportal.stats.engine import FetchPage
-from sarportal.stats.shards import parse_time, rfc3339
 from sarportal.store import Store
 
 log = logging.getLogger("sarportal.jobs")

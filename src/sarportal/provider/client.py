@@ -9,11 +9,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
 import msgspec
 
+from sarportal.domain.moments import rfc3339
 from sarportal.provider.errors import (
     ProviderAuthError,
     ProviderError,
@@ -35,7 +37,7 @@ from sarportal.provider.transport import ProviderConfig, make_bulk_client, make_
 log = logging.getLogger("sarportal.provider")
 
 T = TypeVar("T")
-Params = Mapping[str, str | int | bool | Sequence[str | int] | None]
+Params = Mapping[str, str | int | bool | datetime | Sequence[str | int] | None]
 TOKEN_MARGIN_SECONDS = 30.0
 
 
@@ -300,14 +302,20 @@ def _unbound(response: httpx.Response) -> httpx.Response:
 
 
 def _query(params: Params | None) -> httpx.QueryParams:
-    """The provider's query encoding: lists repeat, booleans are true/false, None is left out."""
+    """The provider's query encoding, the one place values become text: lists repeat, booleans
+    are true/false, times RFC 3339 in UTC, None is left out."""
     pairs: list[tuple[str, str | int | float | bool | None]] = []
     for name, value in (params or {}).items():
         if value is None:
             continue
         values = value if isinstance(value, list | tuple) else [value]
         for item in values:
-            text = ("true" if item else "false") if isinstance(item, bool) else str(item)
+            if isinstance(item, bool):
+                text = "true" if item else "false"
+            elif isinstance(item, datetime):
+                text = rfc3339(item)
+            else:
+                text = str(item)
             pairs.append((name, text))
     return httpx.QueryParams(pairs)
 

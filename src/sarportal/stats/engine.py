@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from sarportal.domain.moments import parse_time, rfc3339
 from sarportal.stats.aggregate import Aggregate
 from sarportal.stats.columns import Columns, PageDecoder, concat
 from sarportal.stats.figures import figures
 from sarportal.stats.limiter import TokenBucket
-from sarportal.stats.shards import Shard, parse_time, plan_shards, rfc3339
+from sarportal.stats.shards import Shard, plan_shards
 
 FetchPage = Callable[[dict[str, Any], str | None], bytes]
 # The engine sets these itself; the caller's values for them are ignored.

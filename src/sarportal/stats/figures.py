@@ -7,12 +7,13 @@ denominator is zero); DSO is in days, rounded to 1 place.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from sarportal.domain.moments import rfc3339
 from sarportal.stats import aggregate as agg
 from sarportal.stats import calendar as cal
 from sarportal.stats.columns import SETTLEMENTS, STATUSES
@@ -215,8 +216,8 @@ def figures(
     status_counts = current.tables["status"][:, :, _COUNT].sum(axis=0).tolist()
     return {
         "period": {
-            "start": None if period_start is None else _rfc3339(period_start),
-            "end": _rfc3339(period_end),
+            "start": None if period_start is None else rfc3339(period_start),
+            "end": rfc3339(period_end),
             "time_zone": zone,
         },
         "totals": {
@@ -270,7 +271,3 @@ def _histograms(aggregate: agg.Aggregate, currencies: list[str], name: str, low:
             for c in currencies
         },
     }
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -5,23 +5,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from sarportal.domain.moments import parse_time, rfc3339
+
 PAGE_SIZE = 1000
-
-
-def parse_time(value: datetime | str) -> datetime:
-    """An aware UTC datetime from an RFC 3339 string or an aware datetime."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is None:
-        raise ValueError(f"a time without a time zone: {value!r}")
-    return moment.astimezone(UTC)
-
-
-def rfc3339(moment: datetime) -> str:
-    """`2026-11-28T23:40:17Z` (with microseconds only when there are some)."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ succeeded. A job is visible to the user who submitted it only: anybody else gets
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -191,20 +191,12 @@ def _parse_body() -> StatsJobRequest:
 
 
 def _provider_filters(filters: StatsFilters) -> dict[str, Any]:
-    """The filters as the provider takes them (times as UTC RFC 3339), checked for sense."""
-    if filters.created_from and filters.created_to and filters.created_from >= filters.created_to:
-        raise InvalidParameter(
-            "filters.created_to", "`created_to` must be later than `created_from`."
-        )
-    low, high = filters.amount_min, filters.amount_max
-    if low is not None and high is not None and low > high:
-        raise InvalidParameter("filters.amount_max", "`amount_max` must not be below `amount_min`.")
+    """The filters as the provider takes them, checked for sense."""
+    filters.check_ranges("filters.")
     found: dict[str, Any] = {}
     for name in StatsFilters.__struct_fields__:
         value = getattr(filters, name)
         if value is None:
             continue
-        if isinstance(value, datetime):
-            value = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
         found[name] = value
     return found

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Final, Literal
 
 import msgspec
@@ -73,6 +73,19 @@ class ProviderFilters(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     amount_max: Minor | None = None
     order_reference: Text | None = None
 
+    def check_ranges(self, prefix: str = "") -> None:
+        """Refuse a created range that ends before it starts and an amount range upside down,
+        naming the field (`prefix` is where the filters sit: "filters." in a JSON body)."""
+        if self.created_from and self.created_to and self.created_from >= self.created_to:
+            raise InvalidParameter(
+                f"{prefix}created_to", "`created_to` must be later than `created_from`."
+            )
+        low, high = self.amount_min, self.amount_max
+        if low is not None and high is not None and low > high:
+            raise InvalidParameter(
+                f"{prefix}amount_max", "`amount_max` must not be below `amount_min`."
+            )
+
 
 class TransactionListQuery(ProviderFilters, forbid_unknown_fields=True, kw_only=True):
     """Filters (combined with AND; a repeated parameter matches any of its values) and paging."""
@@ -106,19 +119,12 @@ def list_transactions(query: TransactionListQuery) -> TransactionList:
     valid only with the filters and `order` it was issued for.
     """
     require_rfc3339(request.args)
-    if query.created_from and query.created_to and query.created_from >= query.created_to:
-        raise InvalidParameter("created_to", "`created_to` must be later than `created_from`.")
-    low, high = query.amount_min, query.amount_max
-    if low is not None and high is not None and low > high:
-        raise InvalidParameter("amount_max", "`amount_max` must not be below `amount_min`.")
+    query.check_ranges()
     params = {
         name: value
         for name in TransactionListQuery.__struct_fields__
         if (value := getattr(query, name)) is not None
     }
-    for name in ("created_from", "created_to"):
-        if name in params:
-            params[name] = params[name].astimezone(UTC).isoformat().replace("+00:00", "Z")
     params["include_total"] = query.include_total or None
     try:
         page = provider_session().list_transactions(params)

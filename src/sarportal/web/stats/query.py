@@ -88,7 +88,6 @@ def stats_request(filters: TransactionFilters) -> StatsRequest:
     zone = select_timezone()
     now = portal().settings.clock().astimezone(UTC)
     params = filters.provider_params(now, ZoneInfo(zone))
-    params.pop("order", None)
     return StatsRequest(params, time_zone=zone, previous_period=True)
 
 

@@ -140,6 +140,7 @@ def index() -> Response:
 
 def _fetch(filters: TransactionFilters, paging: Paging) -> TransactionPage:
     params = filters.provider_params(_now(), ZoneInfo(select_timezone()))
+    params["order"] = filters.effective_order.value
     params["limit"] = filters.per_page
     if paging.cursor is not None:
         params["cursor"] = paging.cursor
@@ -214,7 +215,7 @@ def export() -> Response:
     rows: Iterator[TransactionSummary] = iter(())
     first: list[TransactionSummary] = []
     if not filters.matches_nothing:
-        params = filters.provider_params(_now(), tz)
+        params = filters.provider_params(_now(), tz) | {"order": filters.effective_order.value}
         rows = provider_session().iter_transactions(params, page_size=EXPORT_PAGE_SIZE)
         # The first page is fetched before the answer starts, so a provider that is down
         # gives a proper error page instead of an empty file.
