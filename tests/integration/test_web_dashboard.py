@@ -93,7 +93,8 @@ def test_a_filter_in_the_query_string_reaches_the_job(
 ) -> None:
     user = stats_login()
     page, answer = _finished_page(
-        provider_client, "/?period=last_month&status=captured&country=DE&currency=EUR"
+        provider_client,
+        "/?period=last_month&status=captured&country=DE&currency=EUR&order=amount_desc&per_page=25",
     )
     job = _job(provider_app, user, answer["job"]["id"])
     assert job.result is not None
@@ -105,6 +106,9 @@ def test_a_filter_in_the_query_string_reaches_the_job(
     assert 'value="last_month" selected' in page
     # a segment opens the transactions table with the page's filters and its own
     assert "/transactions?period=last_month&amp;status=captured&amp;currency=EUR" in page
+    # a link from the table carries its sort and page size; the statistics leave them out
+    links = re.findall(r'href="(/transactions\?[^"]*)"', page)
+    assert links and not [x for x in links if "amount_desc" in x or "per_page" in x]
 
 
 def _without_tokens(page: str) -> str:

@@ -10,8 +10,10 @@ import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -119,6 +121,32 @@ def test_sorting_by_amount_or_due_date_is_the_providers_order(
     assert first.count("aria-sort=") == 1
     second = viewer.get(link(first, "next")).get_data(as_text=True)  # the cursor keeps the order
     assert ids(second) == expected[50:100]
+
+
+def test_every_link_keeps_what_it_does_not_change(viewer: FlaskClient) -> None:
+    """The filters (what to match) and the view (sort, page size) travel apart: a sort header
+    keeps the filters and the page size, a preset keeps the view, paging keeps both, the export
+    keeps the sort (it has no pages), and none of them repeats a key."""
+    page = viewer.get("/transactions?currency=EUR&order=amount_desc&per_page=25")
+    soup = BeautifulSoup(page.get_data(as_text=True), "html.parser")
+
+    def query(selector: str) -> list[tuple[str, str]]:
+        found = soup.select_one(selector)
+        assert found is not None, selector
+        return parse_qsl(urlsplit(str(found["href"])).query)
+
+    due = query('th a.portal-sort-link[href*="due_date"]')
+    assert due == [("currency", "EUR"), ("order", "due_date_asc"), ("per_page", "25")]
+    amount = query("th[aria-sort] a.portal-sort-link")
+    assert amount == [("currency", "EUR"), ("order", "amount_asc"), ("per_page", "25")]
+    preset = query('.portal-presets a[href*="preset=overdue"]')
+    assert preset == [
+        ("preset", "overdue"), ("currency", "EUR"), ("order", "amount_desc"), ("per_page", "25"),
+    ]  # fmt: skip
+    following = query('a[rel="next"]')
+    assert following[:3] == [("currency", "EUR"), ("order", "amount_desc"), ("per_page", "25")]
+    assert [key for key, _ in following[3:]] == ["page", "cursor"]
+    assert query("a[download]") == [("currency", "EUR"), ("order", "amount_desc")]
 
 
 def test_an_unknown_order_is_refused_with_the_field_named(viewer: FlaskClient) -> None:

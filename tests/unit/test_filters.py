@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,10 +21,13 @@ from sarportal.domain.filters import (
     Paging,
     Period,
     Preset,
+    TableView,
     TransactionFilters,
     format_amount_input,
     parse_filters,
     parse_paging,
+    parse_table,
+    parse_view,
 )
 from sarportal.domain.vocabulary import (
     CUSTOMER_TYPES,
@@ -46,6 +49,14 @@ def parse(query: str, locale: str = "en") -> TransactionFilters:
     return parse_filters(MultiDict(parse_qsl(query, keep_blank_values=True)), locale)
 
 
+def parse_both(query: str, locale: str = "en") -> tuple[TransactionFilters, TableView]:
+    return parse_table(MultiDict(parse_qsl(query, keep_blank_values=True)), locale)
+
+
+def table_query(filters: TransactionFilters, view: TableView) -> str:
+    return urlencode(filters.query_pairs() + view.query_pairs())
+
+
 # -- never anything but FilterError ------------------------------------------------------------
 
 values = st.one_of(
@@ -63,13 +74,20 @@ def test_any_query_parses_or_raises_only_filter_error(
 ) -> None:
     query = MultiDict(pairs)
     try:
-        filters = parse_filters(query, locale)
+        filters, view = parse_table(query, locale)
     except FilterError as error:
         assert error.errors and all(e.field in KEYS for e in error.errors)
+        # the table reports the bad fields of both halves: none is lost, none is invented
+        halves: list[str] = []
+        for half in (lambda: parse_filters(query, locale), lambda: parse_view(query)):
+            try:
+                half()
+            except FilterError as part:
+                halves.extend(e.field for e in part.errors)
+        assert [e.field for e in error.errors] == halves
     else:
         # whatever was accepted reads back the same from its canonical form
-        again = parse(filters.canonical_query(), locale or "en")
-        assert again == filters
+        assert parse_both(table_query(filters, view), locale or "en") == (filters, view)
     try:
         parse_paging(query)
     except FilterError as error:
@@ -125,17 +143,25 @@ def filters(draw: st.DrawFn) -> TransactionFilters:
         amount_max=high,
         order_reference=draw(st.none() | text),
         preset=draw(st.none() | st.sampled_from(Preset)),
-        order=draw(st.none() | st.sampled_from(Order)),
-        per_page=draw(st.sampled_from(PAGE_SIZES)),
     )
 
 
+views = st.builds(
+    TableView, order=st.none() | st.sampled_from(Order), per_page=st.sampled_from(PAGE_SIZES)
+)
+
+
 @settings(max_examples=300, deadline=None)
-@given(chosen=filters(), locale=st.sampled_from(["de", "en"]))
-def test_canonical_query_round_trips(chosen: TransactionFilters, locale: str) -> None:
+@given(chosen=filters(), view=views, locale=st.sampled_from(["de", "en"]))
+def test_canonical_query_round_trips(
+    chosen: TransactionFilters, view: TableView, locale: str
+) -> None:
     query = chosen.canonical_query()
     assert parse(query, locale) == chosen
     assert parse(query, locale).canonical_query() == query
+    both = table_query(chosen, view)
+    assert parse_both(both, locale) == (chosen, view)
+    assert parse(both, locale) == chosen  # the statistics read the same link, the view aside
 
 
 def test_canonical_query_has_a_stable_order_and_leaves_defaults_out() -> None:
@@ -144,6 +170,17 @@ def test_canonical_query_has_a_stable_order_and_leaves_defaults_out() -> None:
     assert a == b
     assert a.canonical_query() == "period=7d&status=captured&status=refunded&country=DE"
     assert TransactionFilters().canonical_query() == ""
+    assert parse_view(MultiDict([("per_page", "50")])) == TableView()
+    assert TableView().query_pairs() == []
+
+
+def test_the_sort_and_page_size_are_not_filters() -> None:
+    chosen, view = parse_both("status=captured&order=amount_desc&per_page=100")
+    assert chosen == parse("status=captured") and not chosen.is_default
+    assert view == TableView(Order.AMOUNT_DESC, 100)
+    assert parse("order=amount_desc&per_page=100").is_default
+    params = view.provider_params(chosen)
+    assert params == {"order": "amount_desc", "limit": 100}
 
 
 def test_amounts_are_typed_in_the_users_locale_and_shared_without_it() -> None:
@@ -168,8 +205,11 @@ def test_amount_errors_name_the_field() -> None:
 
 def test_bad_fields_are_each_reported() -> None:
     with pytest.raises(FilterError) as caught:
-        parse("period=forever&status=lost&from=2025-02-30&per_page=7&country=Deutschland")
+        parse_both("period=forever&status=lost&from=2025-02-30&per_page=7&country=Deutschland")
     assert set(caught.value.by_field()) == {"period", "status", "from", "per_page", "country"}
+    with pytest.raises(FilterError) as caught:
+        parse_both("order=customer_name")
+    assert caught.value.by_field()["order"].code == "choice"
     with pytest.raises(FilterError) as caught:
         parse("from=2025-03-10&to=2025-03-01")
     assert caught.value.by_field()["to"].code == "date_order"
@@ -222,13 +262,14 @@ def test_presets_narrow_the_filters() -> None:
     now = utc(2025, 6, 1)
     authorized = parse("preset=authorized").provider_params(now, BERLIN)
     assert authorized["status"] == ["authorized"]
-    assert parse("preset=authorized").effective_order is Order.OLDEST
+    assert TableView().effective_order(parse("preset=authorized")) is Order.OLDEST
     overdue = parse("preset=overdue&status=captured").provider_params(now, BERLIN)
     assert overdue["settlement_status"] == ["overdue"] and overdue["status"] == ["captured"]
     refunds = parse("preset=partially_refunded").provider_params(now, BERLIN)
     assert refunds["status"] == ["partially_refunded"]
-    assert parse("preset=partially_refunded").effective_order is Order.NEWEST
-    assert parse("preset=authorized&order=created_desc").effective_order is Order.NEWEST
+    assert TableView().effective_order(parse("preset=partially_refunded")) is Order.NEWEST
+    chosen, view = parse_both("preset=authorized&order=created_desc")
+    assert view.effective_order(chosen) is Order.NEWEST
     assert parse("preset=authorized&status=captured").matches_nothing
     assert not parse("preset=authorized&status=captured&status=authorized").matches_nothing
 

@@ -1,9 +1,11 @@
 """The portal's transaction filters: parsed from a query string, turned into provider parameters.
 
-`parse_filters(query, locale)` reads what a person chose on a page (a period preset or custom
-dates, categories, an amount range typed in their locale, an order reference, a "needs action"
-preset, the sort and the page size) into a frozen `TransactionFilters`, or raises `FilterError`
-with one `FieldError` per bad field. It never raises anything else, whatever the query holds.
+`parse_filters(query, locale)` reads what a person chose to match on a page (a period preset
+or custom dates, categories, an amount range typed in their locale, an order reference, a
+"needs action" preset) into a frozen `TransactionFilters`, or raises `FilterError` with one
+`FieldError` per bad field. It never raises anything else, whatever the query holds.
+How the transactions table shows the matches (the sort, the page size) is not a filter: it is a
+`TableView`, read by `parse_view`; `parse_table` reads both and reports their errors together.
 
 A `TransactionFilters` gives
 - `provider_params(now, tz)`: the provider's list filters (design §3), the period resolved in the
@@ -49,10 +51,13 @@ __all__ = [
     "Period",
     "Preset",
     "QueryLike",
+    "TableView",
     "TransactionFilters",
     "format_amount_input",
     "parse_filters",
     "parse_paging",
+    "parse_table",
+    "parse_view",
 ]
 
 CURRENCIES = ("EUR", "CHF")
@@ -172,17 +177,8 @@ class TransactionFilters:
     amount_max: int | None = None
     order_reference: str | None = None
     preset: Preset | None = None
-    order: Order | None = None
-    per_page: int = DEFAULT_PAGE_SIZE
 
     # -- derived ---------------------------------------------------------------------------
-
-    @property
-    def effective_order(self) -> Order:
-        """The chosen sort, else the preset's (soonest expiry first), else newest first."""
-        if self.order is not None:
-            return self.order
-        return Order.OLDEST if self.preset is Preset.AUTHORIZED else Order.NEWEST
 
     @property
     def amount_currency(self) -> str:
@@ -207,8 +203,8 @@ class TransactionFilters:
 
     @property
     def is_default(self) -> bool:
-        """Whether nothing is filtered (sort and page size aside)."""
-        return replace(self, order=None, per_page=DEFAULT_PAGE_SIZE) == TransactionFilters()
+        """Whether nothing is filtered."""
+        return self == TransactionFilters()
 
     def created_range(self, now: datetime, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
         """The period as a half-open UTC range [from, to); None where it is open."""
@@ -240,7 +236,7 @@ class TransactionFilters:
     def provider_params(self, now: datetime, tz: ZoneInfo) -> dict[str, ProviderValue]:
         """The provider's list filters: what to match, the created range as aware datetimes
         (the provider client writes them, and every value, into the query string). How the
-        table shows the matches (`order`, `per_page`) is the table's to add."""
+        table shows the matches is its `TableView`'s to add."""
         created_from, created_to = self.created_range(now, tz)
         params: dict[str, ProviderValue] = {}
         if created_from is not None:
@@ -297,10 +293,6 @@ class TransactionFilters:
             pairs.append(("amount_max", _plain_amount(self.amount_max, digits)))
         if self.order_reference:
             pairs.append(("order_reference", self.order_reference))
-        if self.order is not None:
-            pairs.append(("order", self.order.value))
-        if self.per_page != DEFAULT_PAGE_SIZE:
-            pairs.append(("per_page", str(self.per_page)))
         return pairs
 
     def canonical_query(self) -> str:
@@ -309,6 +301,39 @@ class TransactionFilters:
 
     def replace(self, **changes: object) -> TransactionFilters:
         """A copy with `changes` (field names as in the dataclass)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class TableView:
+    """How the transactions table shows what the filters match: the sort and the page size.
+
+    Kept apart from `TransactionFilters`, so the statistics, a count and a saved filter never
+    carry (or have to strip) a sort order."""
+
+    order: Order | None = None
+    per_page: int = DEFAULT_PAGE_SIZE
+
+    def effective_order(self, filters: TransactionFilters) -> Order:
+        """The chosen sort, else the preset's (soonest expiry first), else newest first."""
+        if self.order is not None:
+            return self.order
+        return Order.OLDEST if filters.preset is Preset.AUTHORIZED else Order.NEWEST
+
+    def provider_params(self, filters: TransactionFilters) -> dict[str, ProviderValue]:
+        """The provider's list parameters for this view: its `order` and page `limit`."""
+        return {"order": self.effective_order(filters).value, "limit": self.per_page}
+
+    def query_pairs(self) -> list[tuple[str, str]]:
+        """The view's (key, value) pairs, after the filters' in a URL; defaults left out."""
+        pairs: list[tuple[str, str]] = []
+        if self.order is not None:
+            pairs.append(("order", self.order.value))
+        if self.per_page != DEFAULT_PAGE_SIZE:
+            pairs.append(("per_page", str(self.per_page)))
+        return pairs
+
+    def replace(self, **changes: object) -> TableView:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
@@ -482,13 +507,6 @@ def parse_filters(query: QueryLike | Mapping[str, str], locale: str = "en") -> T
         reader.fail("order_reference", "text", order_reference)
         order_reference = None
     levels = reader.choices("dunning_level", [str(level) for level in DUNNING_LEVELS])
-    per_page = DEFAULT_PAGE_SIZE
-    size = reader.one("per_page")
-    if size is not None:
-        if size.isdigit() and int(size) in PAGE_SIZES:
-            per_page = int(size)
-        else:
-            reader.fail("per_page", "choice", size)
     filters = TransactionFilters(
         period=period,
         date_from=date_from,
@@ -505,12 +523,43 @@ def parse_filters(query: QueryLike | Mapping[str, str], locale: str = "en") -> T
         amount_max=amount_max,
         order_reference=order_reference,
         preset=preset,
-        order=reader.enum("order", Order),
-        per_page=per_page,
     )
     if reader.errors:
         raise FilterError(reader.errors)
     return filters
+
+
+def parse_view(query: QueryLike | Mapping[str, str]) -> TableView:
+    """Read the table's `order` and `per_page`; raise `FilterError` naming the bad ones."""
+    reader = _Reader(query if hasattr(query, "getlist") else _Single(query))
+    order = reader.enum("order", Order)
+    per_page = DEFAULT_PAGE_SIZE
+    size = reader.one("per_page")
+    if size is not None:
+        if size.isdigit() and int(size) in PAGE_SIZES:
+            per_page = int(size)
+        else:
+            reader.fail("per_page", "choice", size)
+    if reader.errors:
+        raise FilterError(reader.errors)
+    return TableView(order, per_page)
+
+
+def parse_table(query: QueryLike, locale: str = "en") -> tuple[TransactionFilters, TableView]:
+    """Read the table's filters and view; one `FilterError` holds the bad fields of both."""
+    errors: list[FieldError] = []
+    filters, view = TransactionFilters(), TableView()
+    try:
+        filters = parse_filters(query, locale)
+    except FilterError as error:
+        errors.extend(error.errors)
+    try:
+        view = parse_view(query)
+    except FilterError as error:
+        errors.extend(error.errors)
+    if errors:
+        raise FilterError(errors)
+    return filters, view
 
 
 class _Single:

@@ -68,7 +68,6 @@ def parse_query(query: QueryLike, locale: str) -> StatsQuery:
     filters = parse_filters(query, locale)
     if filters.period is None:
         filters = filters.replace(period=DEFAULT_PERIOD)
-    filters = filters.replace(order=None, per_page=TransactionFilters().per_page)
     currency = _one(query, "display_currency")
     granularity = _one(query, "granularity") or "auto"
     return StatsQuery(

@@ -1,11 +1,12 @@
 """The transactions table (`/transactions`) and its CSV export (blueprint `transactions`).
 
-Filters, sort and page size live in the query string (`domain.filters`), so a view can be
-bookmarked and shared; the cursor position too (`Paging`: the provider's cursor only goes
-forward, so the URL keeps up to `MAX_BACK_PAGES` earlier cursors for "previous"). With htmx
-the view region (`#transactions-view`) is swapped in place; without JavaScript every link and
-the form load the whole page. A provider failure shows an inline alert in that region with the
-failure's status; bad filter input shows the form with one message per field (status 400).
+Filters, sort and page size live in the query string (`domain.filters`: what to match is a
+`TransactionFilters`, how to show it a `TableView`), so a view can be bookmarked and shared;
+the cursor position too (`Paging`: the provider's cursor only goes forward, so the URL keeps up
+to `MAX_BACK_PAGES` earlier cursors for "previous"). With htmx the view region
+(`#transactions-view`) is swapped in place; without JavaScript every link and the form load the
+whole page. A provider failure shows an inline alert in that region with the failure's status;
+bad filter input shows the form with one message per field (status 400).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from werkzeug.wrappers import Response
 from sarportal.domain.filters import (
     FilterError,
     Paging,
+    TableView,
     TransactionFilters,
-    parse_filters,
     parse_paging,
+    parse_table,
 )
 from sarportal.domain.roles import Role
 from sarportal.provider.errors import (
@@ -104,26 +106,28 @@ def index() -> Response:
     locale = current_locale()
     form = FilterForm.from_query(request.args, locale)
     try:
-        filters = parse_filters(request.args, locale)
+        filters, view = parse_table(request.args, locale)
     except FilterError as error:
-        return _render(400, form=form, errors=field_messages(error, locale), filters=None)
-    form = FilterForm.from_filters(filters, locale)
+        return _render(
+            400, form=form, errors=field_messages(error, locale), filters=None, view=None
+        )
+    form = FilterForm.from_filters(filters, locale, view)
     notice = None
     try:
         paging = parse_paging(request.args)
     except FilterError:
         paging, notice = Paging(), _("This page link is no longer valid. Here is the first page.")
-    context: dict[str, Any] = {"form": form, "filters": filters, "errors": {}}
+    context: dict[str, Any] = {"form": form, "filters": filters, "view": view, "errors": {}}
     if filters.matches_nothing:
         empty = TransactionPage(data=[], has_more=False, next_cursor=None, total_count=0)
         return _render(page=empty, paging=Paging(), notice=notice, **context)
     try:
-        page = _fetch(filters, paging)
+        page = _fetch(filters, view, paging)
     except ProviderInvalidRequest as error:
         if error.param != "cursor" or paging.is_first:
             raise
         paging, notice = Paging(), _("This page link is no longer valid. Here is the first page.")
-        page = _fetch(filters, paging)
+        page = _fetch(filters, view, paging)
     except ProviderError as error:
         found = _alert_for(error)
         if found is None:
@@ -138,10 +142,9 @@ def index() -> Response:
     return _render(page=page, rows=rows, paging=paging, notice=notice, **context)
 
 
-def _fetch(filters: TransactionFilters, paging: Paging) -> TransactionPage:
+def _fetch(filters: TransactionFilters, view: TableView, paging: Paging) -> TransactionPage:
     params = filters.provider_params(_now(), ZoneInfo(select_timezone()))
-    params["order"] = filters.effective_order.value
-    params["limit"] = filters.per_page
+    params |= view.provider_params(filters)
     if paging.cursor is not None:
         params["cursor"] = paging.cursor
     else:
@@ -206,16 +209,19 @@ def export() -> Response:
     """Every transaction matching the filters, all pages, streamed as CSV."""
     locale = current_locale()
     try:
-        filters = parse_filters(request.args, locale)
+        filters, view = parse_table(request.args, locale)
     except FilterError as error:
         form = FilterForm.from_query(request.args, locale)
-        return _render(400, form=form, errors=field_messages(error, locale), filters=None)
+        return _render(
+            400, form=form, errors=field_messages(error, locale), filters=None, view=None
+        )
     tz = ZoneInfo(select_timezone())
     fmt = CsvFormat(locale, tz, vocabulary())
     rows: Iterator[TransactionSummary] = iter(())
     first: list[TransactionSummary] = []
     if not filters.matches_nothing:
-        params = filters.provider_params(_now(), tz) | {"order": filters.effective_order.value}
+        params = filters.provider_params(_now(), tz)
+        params["order"] = view.effective_order(filters).value
         rows = provider_session().iter_transactions(params, page_size=EXPORT_PAGE_SIZE)
         # The first page is fetched before the answer starts, so a provider that is down
         # gives a proper error page instead of an empty file.

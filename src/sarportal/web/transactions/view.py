@@ -17,6 +17,7 @@ from sarportal.domain.filters import (
     Order,
     Paging,
     Preset,
+    TableView,
     TransactionFilters,
 )
 from sarportal.provider.models import TransactionSummary
@@ -84,31 +85,37 @@ class InlineAlert:
 
 
 def table_url(
-    filters: TransactionFilters | None, paging: Paging | None = None, **changes: Any
+    filters: TransactionFilters | None,
+    paging: Paging | None = None,
+    view: TableView | None = None,
+    **changes: Any,
 ) -> str:
-    """The table's URL for `filters` with `changes`, at `paging` (default: the first page)."""
+    """The table's URL for `filters` with `changes`, shown as `view` (default: newest first,
+    50 rows), at `paging` (default: the first page)."""
     base: str = url_for("transactions.index")
     if filters is None:
         return base
     if changes:
         filters = filters.replace(**changes)
-    pairs = filters.query_pairs() + (paging.query_pairs() if paging else [])
+    pairs = filters.query_pairs() + (view.query_pairs() if view else [])
+    pairs += paging.query_pairs() if paging else []
     return f"{base}?{urlencode(pairs)}" if pairs else base
 
 
-def preset_url(filters: TransactionFilters | None, preset: str) -> str:
+def preset_url(filters: TransactionFilters | None, preset: str, view: TableView | None) -> str:
     """The table with the "needs action" preset switched on (or off, when it is on)."""
     chosen = Preset(preset)
     if filters is None:
         return table_url(TransactionFilters(preset=chosen))
-    return table_url(filters, preset=None if filters.preset is chosen else chosen)
+    return table_url(filters, None, view, preset=None if filters.preset is chosen else chosen)
 
 
-def export_url(filters: TransactionFilters | None) -> str:
-    """The CSV export of exactly these filters."""
+def export_url(filters: TransactionFilters | None, view: TableView | None) -> str:
+    """The CSV export of exactly these filters, in the table's order."""
     base: str = url_for("transactions.export")
-    query = filters.canonical_query() if filters else ""
-    return f"{base}?{query}" if query else base
+    pairs = filters.query_pairs() if filters else []
+    pairs += TableView(view.order).query_pairs() if view else []
+    return f"{base}?{urlencode(pairs)}" if pairs else base
 
 
 SORTABLE: Final = {
@@ -133,8 +140,8 @@ def order_words(order: Order) -> str:
     return words[order]
 
 
-def sort_toggle(filters: TransactionFilters, column: str = "created") -> Order:
+def sort_toggle(filters: TransactionFilters, view: TableView, column: str = "created") -> Order:
     """The order a click on `column`'s header gives: its first order, or the other way round
     when the table is sorted by it already."""
     first, second = SORTABLE[column]
-    return second if filters.effective_order is first else first
+    return second if view.effective_order(filters) is first else first

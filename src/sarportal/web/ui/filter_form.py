@@ -20,6 +20,7 @@ from sarportal.domain.filters import (
     Period,
     Preset,
     QueryLike,
+    TableView,
     TransactionFilters,
     format_amount_input,
 )
@@ -75,7 +76,10 @@ class FilterForm:
         return cls(single, chosen)
 
     @classmethod
-    def from_filters(cls, filters: TransactionFilters, locale: str) -> FilterForm:
+    def from_filters(
+        cls, filters: TransactionFilters, locale: str, view: TableView | None = None
+    ) -> FilterForm:
+        """The form showing `filters` (and the table's `view`, on the transactions page)."""
         currency = filters.amount_currency
         single = {
             "period": filters.period.value if filters.period else "",
@@ -84,8 +88,8 @@ class FilterForm:
             "amount_min": format_amount_input(filters.amount_min, currency, locale),
             "amount_max": format_amount_input(filters.amount_max, currency, locale),
             "order_reference": filters.order_reference or "",
-            "order": filters.effective_order.value,
-            "per_page": str(filters.per_page),
+            "order": view.effective_order(filters).value if view else "",
+            "per_page": str(view.per_page) if view else "",
             "preset": filters.preset.value if filters.preset else "",
         }
         chosen: dict[str, frozenset[str]] = {}
