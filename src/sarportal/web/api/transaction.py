@@ -43,7 +43,7 @@ from sarportal.web.core.provider_access import provider_session
 from sarportal.web.core.services import portal
 from sarportal.web.core.stepup import needs_step_up
 from sarportal.web.transactions import detail as detail_page
-from sarportal.web.transactions.common import actor
+from sarportal.web.transactions.actor import actor
 from sarportal.web.transactions.messages import failure_sentence
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1/transactions")

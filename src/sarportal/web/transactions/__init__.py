@@ -7,7 +7,7 @@
     dialog.py    refund, capture, cancel: form → step-up → confirmation → the provider
     messages.py  the dialog's sentences
     present.py   the detail page's labels, the masked customer, the audit rows
-    common.py    helpers the page, the dialog and the API share
+    actor.py     the signed-in user as the audit log names them (page, dialog, API)
 
 The JSON API of one transaction is `web.api.transaction` (blueprint `transaction.api`).
 """

@@ -21,7 +21,7 @@ from sarportal.web.core.htmx import is_htmx
 from sarportal.web.core.provider_access import provider_session
 from sarportal.web.core.services import portal
 from sarportal.web.transactions import dialog
-from sarportal.web.transactions.common import actor
+from sarportal.web.transactions.actor import actor
 from sarportal.web.transactions.present import (
     CUSTOMER_FIELD_NAMES,
     AuditRow,

@@ -47,7 +47,7 @@ from sarportal.web.core.htmx import is_htmx
 from sarportal.web.core.provider_access import provider_session
 from sarportal.web.core.services import portal
 from sarportal.web.core.stepup import confirm, needs_step_up
-from sarportal.web.transactions.common import actor
+from sarportal.web.transactions.actor import actor
 from sarportal.web.transactions.messages import (
     REASON_LABELS,
     above_maximum,
