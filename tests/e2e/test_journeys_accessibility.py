@@ -80,6 +80,7 @@ def _settle(page: Any, view: str) -> None:
         ("viewer", "/account/tokens", "api-token-created"),
         ("viewer", "/account/tokens", "api-tokens"),
         ("viewer", "/api/docs", "api-docs"),
+        ("admin", "/views", "views"),
         ("viewer", "/transactions/tx_0000000000000000", "not-found"),
     ],
 )

@@ -146,11 +146,44 @@ def _walk(portal: Portal, recorder: Recorder) -> None:
     )
     walker.page(f"/transactions/{captured['id']}")
     portal.control("/_sandbox/faults", {"clear": True})
+    _walk_views(walker)
     walker.page("/transactions/tx_0000000000000000")
     walker.page("/transactions", amount_min="zwölf")
     walker.api.post(f"/api/v1/transactions/{captured['id']}/refunds", json={"amount": -1})
     # The walk must really have seen personal data, or the scan proves nothing.
     assert recorder.personal_answers() >= 3 * len(CUSTOMER_FIELDS), recorder.personal_answers()
+
+
+PLANTED = "PIICANARY5a17ed5a17ed"
+"""A marker the walk offers as customer filters; no view may keep it."""
+
+
+def _walk_views(walker: Walker) -> None:
+    """Saved views: save the table's filters with customer fields added (dropped), open, count,
+    share, list and delete views in the browser and over the API."""
+    planted = f"status=captured&customer_name={PLANTED}&email={PLANTED}%40example.de&shop=web"
+    saved = walker.post_page(
+        "/views", {"page": "transactions", "query": planted, "name": "Captured web"}
+    )
+    assert saved.status_code == 303, saved.status_code
+    refused = walker.post_page(
+        "/views", {"page": "counter", "query": f"order_reference={PLANTED}@x.de", "name": "No"}
+    )
+    assert refused.status_code == 400, refused.status_code
+    made = walker.api.post(
+        "/api/v1/views",
+        json={"name": "Dashboard", "page": "dashboard", "query": planted, "shared": True},
+    )
+    assert made.status_code == 201, made.text
+    for view in walker.api.get("/api/v1/views").json()["data"]:
+        assert PLANTED not in view["query"], view
+        assert walker.page(f"/views/{view['id']}").status_code == 200
+        walker.page(f"/views/{view['id']}/count")
+        walker.api.get(f"/api/v1/views/{view['id']}")
+    for path in ("/views", "/", "/counter", "/transactions"):
+        assert walker.page(path).status_code == 200, path
+    walker.api.patch(f"/api/v1/views/{made.json()['id']}", json={"name": "Dashboard 2"})
+    walker.api.delete(f"/api/v1/views/{made.json()['id']}")
 
 
 def _kept(portal: Portal, root: Path, database_url: str | None, redis: bool) -> list[Any]:

@@ -45,6 +45,7 @@ class Api:
     headers: dict[str, str]
     tx_ids: tuple[str, ...]  # one transaction per status that allows some action, and a declined
     job_id: str
+    view_key: str
 
 
 @pytest.fixture
@@ -63,7 +64,13 @@ def api(make_sandbox: Callable[..., SandboxHandle], make_provider_app: Callable[
             ids.append(page["data"][0]["id"])
     job = app.test_client().post("/api/v1/stats/jobs", json={}, headers=headers)
     assert job.status_code == 202, job.get_data(as_text=True)
-    return Api(app, headers, tuple(ids), job.get_json()["id"])
+    view = app.test_client().post(
+        "/api/v1/views",
+        json={"name": "Captured", "page": "transactions", "query": "status=captured"},
+        headers=headers,
+    )
+    assert view.status_code == 201, view.get_data(as_text=True)
+    return Api(app, headers, tuple(ids), job.get_json()["id"], view.get_json()["id"])
 
 
 def errors_are_problem_json(ctx: CheckContext, response: Response, case: Case) -> bool | None:
@@ -113,7 +120,7 @@ def test_every_operation_answers_documented_problem_json_never_5xx(
 ) -> None:
     schema = _schema(api.app, api.headers)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 7, [operation.label for operation in operations]
+    assert len(operations) == 12, [operation.label for operation in operations]
     for operation in operations:
         strategies = [operation.as_strategy(mode)]
         if "{tx_id}" in operation.path:  # random ids are 404s: act on real ones as well
@@ -123,6 +130,8 @@ def test_every_operation_answers_documented_problem_json_never_5xx(
             ]
         if "{job_id}" in operation.path:
             strategies.append(operation.as_strategy(mode, path_parameters={"job_id": api.job_id}))
+        if "{key}" in operation.path:
+            strategies.append(operation.as_strategy(mode, path_parameters={"key": api.view_key}))
 
         @BOUNDED
         @given(case=st.one_of(strategies))

@@ -253,3 +253,54 @@ def test_a_rate_limit_is_one_budget_over_every_process_and_a_restart(tmp_path: P
             assert submit(first) == 429 and submit(second) == 429
         finally:
             second.stop()
+
+
+def _token(portal: Portal, email: str) -> dict[str, str]:
+    """A new personal API token of `email`, made with the CLI; its Authorization header."""
+    command = [sys.executable, "-m", "sarportal", "tokens", "create", "--email", email]
+    made = subprocess.run(command, env=portal.env, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    return {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
+
+
+def test_saved_views_racing_over_every_process_are_made_and_deleted_once(
+    portals: tuple[Portal, Portal],
+) -> None:
+    bearer = _token(portals[0], "viewer@demo.example")
+
+    def create(portal: Portal, name: str) -> Callable[[], int]:
+        body = {"name": name, "page": "transactions", "query": "status=captured"}
+        url = f"{portal.url}/api/v1/views"
+        return lambda: httpx.post(url, json=body, headers=bearer, timeout=30).status_code
+
+    answers = _at_once([create(portal, "Racing") for portal in portals * 3])
+    assert sorted(answers) == [201] + [409] * 5, answers
+    listed = httpx.get(f"{portals[1].url}/api/v1/views", headers=bearer, timeout=30).json()
+    (view,) = listed["data"]
+
+    other = httpx.post(
+        f"{portals[0].url}/api/v1/views",
+        json={"name": "Other", "page": "transactions"},
+        headers=bearer,
+        timeout=30,
+    ).json()
+
+    def rename(portal: Portal, key: str) -> Callable[[], int]:
+        url = f"{portal.url}/api/v1/views/{key}"
+        return lambda: (
+            httpx.patch(url, json={"name": "Same name"}, headers=bearer, timeout=30).status_code
+        )
+
+    both = _at_once([rename(portals[0], view["id"]), rename(portals[1], other["id"])])
+    assert sorted(both) == [200, 409], both
+
+    portals[0].restart()
+
+    def delete(portal: Portal) -> Callable[[], int]:
+        url = f"{portal.url}/api/v1/views/{view['id']}"
+        return lambda: httpx.delete(url, headers=bearer, timeout=30).status_code
+
+    deletes = _at_once([delete(portal) for portal in portals * 3])
+    assert sorted(deletes) == [204] + [404] * 5, deletes
+    left = httpx.get(f"{portals[0].url}/api/v1/views", headers=bearer, timeout=30).json()
+    assert [v["id"] for v in left["data"]] == [other["id"]]

@@ -1,4 +1,5 @@
-"""The store on SQLite and PostgreSQL: rollback, append-only audit, encryption, key rotation."""
+"""The store on SQLite and PostgreSQL: rollback, append-only audit, encryption, key rotation,
+migrations, one-time secrets and view names under racing transactions."""
 
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from cryptography.fernet import Fernet
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from sarportal.auth.demo_users import ensure_demo_users
 from sarportal.config import Settings
 from sarportal.domain.roles import Role
+from sarportal.domain.saved_views import Viewer, ViewError, ViewPage
+from sarportal.saved_views import SavedViewBook
 from sarportal.store import Store
 from sarportal.store.crypto import SecretDecryptionError
-from sarportal.store.models import Base
+from sarportal.store.models import Base, DefaultViewRow
 
 
 @pytest.fixture
@@ -185,3 +188,40 @@ def test_a_one_time_secret_is_claimed_once_by_racing_transactions(
     assert wins.count(True) == 1, wins
     with bare_store.unit_of_work() as uow:
         assert len(uow.recovery_codes.unused(user_id)) == (0 if secret == "recovery_code" else 1)
+
+
+def test_a_view_name_is_taken_once_by_racing_transactions_and_defaults_follow_deletion(
+    bare_store: Store,
+) -> None:
+    user_id = _org_and_user(bare_store)
+    with bare_store.unit_of_work() as uow:
+        user = uow.users.get(user_id)
+        assert user is not None
+    who = Viewer(user_id, user.organisation_id, Role.ADMIN)
+    book = SavedViewBook(bare_store)
+    racers = 6
+    barrier = threading.Barrier(racers)
+
+    def create(number: int) -> str:
+        barrier.wait()
+        try:
+            return book.create(who, ViewPage.COUNTER, "Täglich", f"period=7d&shop=s{number}").key
+        except ViewError as error:
+            return error.code
+
+    with ThreadPoolExecutor(racers) as pool:
+        answers = list(pool.map(create, range(racers)))
+    assert sorted(answers).count("view_name_taken") == racers - 1, answers
+    (key,) = [answer for answer in answers if answer != "view_name_taken"]
+
+    with pytest.raises(ViewError, match="view_default_unshared"):
+        book.set_default(who, ViewPage.COUNTER, Role.VIEWER, key)
+    book.update(who, key, shared=True)
+    book.set_default(who, ViewPage.COUNTER, Role.VIEWER, key)
+    assert book.default_for(who, ViewPage.COUNTER) is None  # an admin's default is another's
+    viewer = Viewer(user_id + 1000, user.organisation_id, Role.VIEWER)
+    assert book.default_for(viewer, ViewPage.COUNTER).key == key  # type: ignore[union-attr]
+    book.delete(who, key)
+    assert book.default_for(viewer, ViewPage.COUNTER) is None
+    with bare_store.unit_of_work() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(DefaultViewRow)) == 0

@@ -3,8 +3,8 @@
 Below `sarportal`: `domain` stands on nothing of ours; `provider` and `store` on `domain`; `auth`
 on `store`; `stats` and `jobs` below `web`; nothing outside `web` imports it. Inside `web`: `core`
 stands on no room and not on `ui`; `ui` on `core` only; the rooms (`transactions`, `stats`,
-`people`) never on `api`, which stands on them. The sandbox stands for another party and
-imports nothing of the portal.
+`people`, `saved_views`) never on `api`, which stands on them. The sandbox stands for another
+party and imports nothing of the portal.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 import sarportal
 
 SOURCE = Path(sarportal.__file__).parent
-ROOMS = ("web.transactions", "web.stats", "web.people")
+ROOMS = ("web.transactions", "web.stats", "web.people", "web.saved_views")
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "domain": ("provider", "store", "auth", "stats", "jobs", "web", "actions", "sandbox"),
     "provider": ("store", "auth", "stats", "jobs", "web", "actions", "sandbox"),

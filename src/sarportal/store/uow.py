@@ -18,6 +18,7 @@ from sarportal.store.repositories import (
     Tokens,
     Users,
 )
+from sarportal.store.saved_views import SavedViews
 
 
 class UnitOfWork:
@@ -31,6 +32,7 @@ class UnitOfWork:
     sessions: Sessions
     invitations: Invitations
     audit: AuditLog
+    saved_views: SavedViews
 
     def __init__(self, factory: sessionmaker[Session], box: SecretBox, clock: Clock) -> None:
         self._factory = factory
@@ -49,6 +51,7 @@ class UnitOfWork:
         self.sessions = Sessions(session)
         self.invitations = Invitations(session, self.clock)
         self.audit = AuditLog(session, self.clock)
+        self.saved_views = SavedViews(session, self.clock)
         return self
 
     def __exit__(

@@ -74,16 +74,19 @@ def create_app(config: Settings | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from sarportal.web import api
-    from sarportal.web.api import openapi, stats, transaction, transactions
+    from sarportal.web.api import openapi, stats, transaction, transactions, views
 
     del transaction  # imported for its blueprint, which nests under the detail page's
     from sarportal.web.people import account, admin, signin
+    from sarportal.web.saved_views import pages as saved_views
     from sarportal.web.stats import counter, dashboard
     from sarportal.web.transactions import detail, table
 
-    for module in (signin, account, admin, dashboard, api, transactions, detail, table):
+    modules = (signin, account, admin, dashboard, api, transactions, detail, table, saved_views)
+    for module in modules:
         app.register_blueprint(module.bp)
     app.register_blueprint(stats.bp)
+    app.register_blueprint(views.bp)
     app.register_blueprint(counter.bp)
     app.register_blueprint(dashboard.pages)
     openapi.init_app(app)

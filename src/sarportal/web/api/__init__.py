@@ -6,6 +6,7 @@ One module per resource:
     transactions.py  `GET /api/v1/transactions`: the provider's list, page by page
     transaction.py   `GET /api/v1/transactions/{id}` and its refund, capture and cancellation
     stats.py         `POST /api/v1/stats/jobs`, `GET /api/v1/stats/jobs/{id}`
+    views.py         `/api/v1/views`: saved views (list, create, read, update, delete)
     openapi.py       the OpenAPI document, generated from the code, and its docs page
 """
 

@@ -15,10 +15,10 @@ import copy
 import re
 import threading
 from types import UnionType
-from typing import Annotated, Any, Final, Union, get_args, get_origin
+from typing import Annotated, Any, Final, TypeVar, Union, get_args, get_origin
 
 import msgspec
-from flask import Blueprint, Flask, current_app, jsonify, render_template
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from spectree import Response as SpecResponse
 from spectree import SecurityScheme, SpecTree
 from spectree.model_adapter import get_msgspec_model_adapter
@@ -29,7 +29,16 @@ from sarportal.domain.roles import Role
 from sarportal.web.core.access import requires
 from sarportal.web.core.errors import error_response
 
-__all__ = ["InvalidParameter", "Problem", "SpecResponse", "bp", "document", "problem", "spec"]
+__all__ = [
+    "InvalidParameter",
+    "Problem",
+    "SpecResponse",
+    "bp",
+    "decode_json",
+    "document",
+    "problem",
+    "spec",
+]
 
 API_VERSION = "1.0.0"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -92,6 +101,30 @@ def problem(status: int, *, code: str, detail: str, param: str | None = None) ->
         body["param"] = param
         response.set_data(current_app.json.dumps(body))
     return response
+
+
+_AT = re.compile(r" - at `\$\.?([^`]*)`$")
+_NAMED = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
+T = TypeVar("T")
+
+
+def decode_json(kind: type[T]) -> T:
+    """The request body as `kind`, strictly: `InvalidParameter` naming the offending field
+    (`filters.status`) otherwise. Rejected values are the caller's input and not echoed."""
+    try:
+        return msgspec.json.decode(request.get_data(), type=kind)
+    except msgspec.ValidationError as error:
+        message = str(error)
+        at = _AT.search(message)
+        path = re.split(r"[.\[\]]+", at.group(1)) if at else []
+        named = _NAMED.search(message)
+        path += [named.group(1)] if named else []
+        param = ".".join(part for part in path if part and not part.isdigit()) or None
+        reason = _QUOTED.sub("", _AT.sub("", message))
+        detail = f"The field `{param}` is invalid: {reason}." if param else f"{reason}."
+        raise InvalidParameter(param, detail) from None
+    except msgspec.DecodeError:
+        raise InvalidParameter(None, "The body must be a JSON object.") from None
 
 
 _SCHEMA_NAME = re.compile(r"[^A-Za-z0-9._-]")

@@ -8,18 +8,24 @@ succeeded. A job is visible to the user who submitted it only: anybody else gets
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-from flask import Blueprint, Response, g, request, url_for
+from flask import Blueprint, Response, g, url_for
 from werkzeug.wrappers import Response as AnyResponse
 
 from sarportal.domain.roles import Role
 from sarportal.jobs import JobView, StatsRequest
-from sarportal.web.api.openapi import InvalidParameter, Problem, SpecResponse, problem, spec
+from sarportal.web.api.openapi import (
+    InvalidParameter,
+    Problem,
+    SpecResponse,
+    decode_json,
+    problem,
+    spec,
+)
 from sarportal.web.api.transactions import ProviderFilters
 from sarportal.web.core.access import CurrentUser, requires
 from sarportal.web.core.services import portal
@@ -109,7 +115,7 @@ class JobStatus(msgspec.Struct):
     json=StatsJobRequest,
     resp=SpecResponse(HTTP_202=JobAccepted, HTTP_400=Problem, HTTP_429=Problem),
     tags=["statistics"],
-    skip_validation=True,  # `_parse_body` validates, naming nested fields (`filters.status`)
+    skip_validation=True,  # `decode_json` validates, naming nested fields (`filters.status`)
 )
 def submit_job() -> Response:
     """Start a statistics job.
@@ -120,7 +126,7 @@ def submit_job() -> Response:
     that is a 429 `too_many_jobs` with `Retry-After`; a job finishing or cancelled makes room.
     """
     user: CurrentUser = g.user
-    json = _parse_body()
+    json = decode_json(StatsJobRequest)
     zone = json.time_zone or user.timezone
     try:
         ZoneInfo(zone)
@@ -164,30 +170,6 @@ def job_status(view: JobView) -> JobStatus:
         created_at=view.created_at,
         finished_at=view.finished_at,
     )
-
-
-_AT = re.compile(r" - at `\$\.?([^`]*)`$")
-_NAMED = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
-_QUOTED = re.compile(r"\s*'[^']*'")
-
-
-def _parse_body() -> StatsJobRequest:
-    """The request body, strictly: problem+json 400 naming the offending field otherwise."""
-    try:
-        return msgspec.json.decode(request.get_data(), type=StatsJobRequest)
-    except msgspec.ValidationError as error:
-        message = str(error)
-        at = _AT.search(message)
-        path = re.split(r"[.\[\]]+", at.group(1)) if at else []
-        named = _NAMED.search(message)
-        path += [named.group(1)] if named else []
-        param = ".".join(part for part in path if part and not part.isdigit()) or None
-        # msgspec quotes rejected values ('…'); they are the caller's input, not echoed back.
-        reason = _QUOTED.sub("", _AT.sub("", message))
-        detail = f"The field `{param}` is invalid: {reason}." if param else f"{reason}."
-        raise InvalidParameter(param, detail) from None
-    except msgspec.DecodeError:
-        raise InvalidParameter(None, "The body must be a JSON object.") from None
 
 
 def _provider_filters(filters: StatsFilters) -> dict[str, Any]:

@@ -181,6 +181,58 @@ PROBLEMS: Final[dict[str, Problem]] = {
             "running. Wait until one has finished (or cancel one), then try again."
         ),
     ),
+    # -- saved views
+    "view_not_found": Problem(
+        404,
+        _l("View not found"),
+        _l("There is no such view, or it is private to somebody else."),
+    ),
+    "view_forbidden": Problem(
+        403,
+        _l("This view is not yours to change"),
+        _l(
+            "Only a view's owner can change it. An administrator can also rename or delete a "
+            "view that is shared with the organisation."
+        ),
+    ),
+    "view_name_invalid": Problem(
+        400,
+        _l("Please check the name"),
+        _l("A view's name needs 1 to 80 characters: letters, digits, spaces or punctuation."),
+    ),
+    "view_name_email": Problem(
+        400,
+        _l("Please check the name"),
+        _l("A view's name cannot contain an e-mail address: views never name people."),
+    ),
+    "view_name_taken": Problem(
+        409,
+        _l("The name is taken"),
+        _l("You already have a view of this name on this page. Please choose another name."),
+    ),
+    "view_limit": Problem(
+        409,
+        _l("Too many views"),
+        _l("You have as many views as one person can keep. Please delete one first."),
+    ),
+    "view_query_invalid": Problem(
+        400,
+        _l("These filters cannot be saved"),
+        _l("The page's filters are not valid. Please correct them, then save the view."),
+    ),
+    "view_query_email": Problem(
+        400,
+        _l("These filters cannot be saved"),
+        _l(
+            "A filter holds an e-mail address, and views never keep anything that could name "
+            "a person. Please filter by an order reference or another value instead."
+        ),
+    ),
+    "view_default_unshared": Problem(
+        409,
+        _l("Only a shared view can be a default"),
+        _l("Share the view with the organisation first, then make it a page's default."),
+    ),
     # -- the portal itself
     "csrf_failed": Problem(
         400,

@@ -41,6 +41,7 @@ NAVIGATION: Final = (
     NavEntry("pages.index", _l("Dashboard"), "bi-speedometer2", Role.VIEWER),
     NavEntry("counter.index", _l("Counter"), "bi-calculator", Role.VIEWER),
     NavEntry("transactions.index", _l("Transactions"), "bi-receipt", Role.VIEWER),
+    NavEntry("saved_views.index", _l("Saved views"), "bi-bookmarks", Role.VIEWER),
     NavEntry("admin.users", _l("Users"), "bi-people", Role.ADMIN),
 )
 
