@@ -26,6 +26,8 @@ PAGES = [
     ("counter", "/counter", "operator"),
     ("transactions", "/transactions", "operator"),
     ("transaction-detail", None, "operator"),
+    ("views-menu", "/transactions?status=captured&country=CH", "operator"),
+    ("saved-views", "/views", "operator"),
     ("account", "/account", "operator"),
     ("admin-users", "/admin/users", "admin"),
 ]
@@ -60,6 +62,29 @@ def _start_demo() -> tuple[subprocess.Popen[str], str, str]:
         except httpx.HTTPError:
             time.sleep(0.1)
     return demo, password, key
+
+
+VIEWS = [
+    ("Swiss captures", "/transactions?status=captured&country=CH", True),
+    ("Overdue B2B", "/transactions?preset=overdue&customer_type=b2b", True),
+    ("Last 7 days by day", "/?period=7d", False),
+]
+
+
+def _save_views(context: object, base: str) -> None:
+    """Save a few views through the views menu, as a user would (a name already saved stays)."""
+    page = context.new_page()  # type: ignore[attr-defined]
+    for name, path, shared in VIEWS:
+        page.goto(f"{base}{path}")
+        page.wait_for_load_state("networkidle")
+        page.locator(".portal-views-menu > button").click()
+        menu = page.locator(".portal-views-list.show")
+        menu.get_by_label("Save these filters as a view").fill(name)
+        if shared:
+            menu.get_by_label("Share with my organisation").check()
+        menu.get_by_role("button", name="Save view").click()
+        page.wait_for_load_state("networkidle")
+    page.close()
 
 
 def main() -> None:
@@ -97,6 +122,8 @@ def main() -> None:
                                 code.fill(pyotp.TOTP(key).now())
                                 page.get_by_role("button", name="Continue").click()
                                 page.wait_for_load_state("networkidle")
+                    if name == "views-menu":
+                        _save_views(context, base)
                     page = context.new_page()  # type: ignore[attr-defined]
                     if path is None:  # the first transaction of the table
                         page.goto(f"{base}/transactions")
@@ -104,6 +131,9 @@ def main() -> None:
                     else:
                         page.goto(f"{base}{path}")
                     page.wait_for_load_state("networkidle")
+                    if name == "views-menu":  # open, with its counts
+                        page.locator(".portal-views-menu > button").click()
+                        page.wait_for_load_state("networkidle")
                     time.sleep(2.5 if name in ("dashboard", "counter") else 0.3)
                     page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
                     print(f"docs/screenshots/{name}.png")
