@@ -70,6 +70,7 @@ class Settings:
     housekeeping_every: timedelta = timedelta(minutes=10)  # deletes of expired sessions, counters
     api_rate_limit: str = "300 per minute"  # per user over all of /api/
     write_rate_limit: str = "30 per minute"  # per user and endpoint: money actions, new jobs
+    approval_lifetime: timedelta = timedelta(days=7)  # an undecided four-eyes request expires
     clock: Clock = field(default=utc_now, compare=False, repr=False)
 
     @property
@@ -127,6 +128,7 @@ class Settings:
             cookie_secure=cookie_secure,
             api_rate_limit=_rate(env, "SARPORTAL_RATE_LIMIT_API", "300 per minute"),
             write_rate_limit=_rate(env, "SARPORTAL_RATE_LIMIT_WRITES", "30 per minute"),
+            approval_lifetime=timedelta(days=_days(env, "SARPORTAL_APPROVAL_DAYS", 7)),
         )
 
 
@@ -207,6 +209,16 @@ def _public_url(value: str) -> str | None:
             "SARPORTAL_PUBLIC_URL must be an absolute address such as https://portal.example.com"
         )
     return value
+
+
+def _days(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number of days from 1 to 90."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= 90:
+        raise ConfigurationError(f"{name} must be a whole number of days from 1 to 90")
+    return int(value)
 
 
 def _flag(value: str | None, *, default: bool) -> bool:

@@ -147,6 +147,7 @@ def _walk(portal: Portal, recorder: Recorder) -> None:
     walker.page(f"/transactions/{captured['id']}")
     portal.control("/_sandbox/faults", {"clear": True})
     _walk_views(walker)
+    _walk_approvals(walker, listing)
     walker.page("/transactions/tx_0000000000000000")
     walker.page("/transactions", amount_min="zwölf")
     walker.api.post(f"/api/v1/transactions/{captured['id']}/refunds", json={"amount": -1})
@@ -184,6 +185,33 @@ def _walk_views(walker: Walker) -> None:
         assert walker.page(path).status_code == 200, path
     walker.api.patch(f"/api/v1/views/{made.json()['id']}", json={"name": "Dashboard 2"})
     walker.api.delete(f"/api/v1/views/{made.json()['id']}")
+
+
+def _walk_approvals(walker: Walker, listing: list[dict[str, Any]]) -> None:
+    """Four-eyes approval: a refund above the threshold waits; the admin approves another and
+    rejects one; the pages and the API show them."""
+    portal = walker.portal
+    portal.approval_thresholds({"EUR": 100, "CHF": 100}, captures=True)
+    admin = Walker(portal, walker.recorder)
+    admin.sign_in("admin")  # a token (the API needs no second factor)
+    captured = [r for r in listing if r["status"] == "captured" and r["captured_amount"] > 500]
+    keys = []
+    for row in captured[:2]:
+        asked = walker.api.post(
+            f"/api/v1/transactions/{row['id']}/refunds",
+            json={"amount": 300, "reason": "Goodwill"},
+            headers={"Idempotency-Key": secrets.token_hex(8)},
+        )
+        assert asked.status_code == 202, asked.text
+        keys.append(asked.json()["id"])
+        assert walker.page(f"/transactions/{row['id']}").status_code == 200
+    assert walker.page("/approvals").status_code == 200
+    approved = admin.api.post(f"/api/v1/approvals/{keys[0]}/approve")
+    assert approved.json()["outcome"] == "succeeded", approved.text
+    assert admin.api.post(f"/api/v1/approvals/{keys[1]}/reject").status_code == 200
+    walker.api.get("/api/v1/approvals")
+    walker.api.get(f"/api/v1/approvals/{keys[0]}")
+    assert walker.page("/approvals").status_code == 200
 
 
 def _kept(portal: Portal, root: Path, database_url: str | None, redis: bool) -> list[Any]:

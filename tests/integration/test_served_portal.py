@@ -304,3 +304,59 @@ def test_saved_views_racing_over_every_process_are_made_and_deleted_once(
     assert sorted(deletes) == [204] + [404] * 5, deletes
     left = httpx.get(f"{portals[0].url}/api/v1/views", headers=bearer, timeout=30).json()
     assert [v["id"] for v in left["data"]] == [other["id"]]
+
+
+def _second_operator(portal: Portal, email: str) -> None:
+    command = [
+        sys.executable, "-m", "sarportal", "users", "create", "--email", email, "--role",
+        "operator", "--organisation", "Musterhaus GmbH", "--provider-client-id",
+        "demo-operator", "--password-stdin",
+    ]  # fmt: skip
+    made = subprocess.run(
+        command,
+        env=portal.env,
+        input=f"{PASSWORD}\ndemo-operator-secret\n",
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+
+
+def test_two_approvers_racing_over_every_process_send_a_refund_once(
+    portals: tuple[Portal, Portal],
+) -> None:
+    first, second = portals
+    first.approval_thresholds({"EUR": 100})
+    _second_operator(first, "approver@demo.example")
+    asker = _token(first, "operator@demo.example")
+    approvers = [_token(first, ADMIN), _token(first, "approver@demo.example")]
+    listed = httpx.get(
+        f"{first.url}/api/v1/transactions",
+        params={"status": "captured", "currency": "EUR", "limit": 1},
+        headers=asker,
+        timeout=30,
+    ).json()
+    tx = listed["data"][0]
+    asked = httpx.post(
+        f"{first.url}/api/v1/transactions/{tx['id']}/refunds",
+        json={"amount": 150, "reason": "Goodwill"},
+        headers=asker,
+        timeout=30,
+    )
+    assert asked.status_code == 202, asked.text
+    key = asked.json()["id"]
+
+    def approve(portal: Portal, bearer: dict[str, str]) -> Callable[[], int]:
+        url = f"{portal.url}/api/v1/approvals/{key}/approve"
+        return lambda: httpx.post(url, headers=bearer, timeout=30).status_code
+
+    racers = [approve(portal, bearer) for portal in portals for bearer in approvers] * 2
+    answers = _at_once(racers)
+    assert sorted(answers) == [200] + [409] * 7, answers
+    second.restart()
+    request = httpx.get(f"{second.url}/api/v1/approvals/{key}", headers=asker, timeout=30).json()
+    assert (request["state"], request["outcome"]) == ("approved", "succeeded")
+    after = httpx.get(f"{second.url}/api/v1/transactions/{tx['id']}", headers=asker, timeout=30)
+    refunds = [e for e in after.json()["events"] if e["type"] == "refund"]
+    assert after.json()["refunded_amount"] == tx["refunded_amount"] + 150
+    assert len(refunds) == len([e for e in refunds if e["amount"] == 150]) >= 1

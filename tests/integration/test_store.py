@@ -17,6 +17,8 @@ from sqlalchemy.exc import DBAPIError
 
 from sarportal.auth.demo_users import ensure_demo_users
 from sarportal.config import Settings
+from sarportal.domain.actions import ActionKind, Amounts
+from sarportal.domain.approvals import ApprovalRequest, State
 from sarportal.domain.roles import Role
 from sarportal.domain.saved_views import Viewer, ViewError, ViewPage
 from sarportal.saved_views import SavedViewBook
@@ -225,3 +227,60 @@ def test_a_view_name_is_taken_once_by_racing_transactions_and_defaults_follow_de
     assert book.default_for(viewer, ViewPage.COUNTER) is None
     with bare_store.unit_of_work() as uow:
         assert uow.session.scalar(select(func.count()).select_from(DefaultViewRow)) == 0
+
+
+def test_one_of_racing_approvers_claims_a_request(bare_store: Store) -> None:
+    user_id = _org_and_user(bare_store)
+    with bare_store.unit_of_work() as uow:
+        user = uow.users.get(user_id)
+        assert user is not None
+        now = bare_store.clock()
+        key, new = uow.approvals.create(
+            ApprovalRequest(
+                key="",
+                organisation_id=user.organisation_id,
+                transaction_id="tx_0000000000000001",
+                kind=ActionKind.REFUND,
+                amount=500,
+                currency="EUR",
+                reason_code="goodwill",
+                idempotency_key="k" * 64,
+                baseline=Amounts("captured", "EUR", 1000, 1000, 0, 0),
+                requested_by=user_id,
+                requester_name="",
+                requested_at=now,
+                expires_at=now + timedelta(days=7),
+                state=State.PENDING,
+                reason="Goodwill",
+            )
+        )
+        uow.commit()
+    assert new
+    racers = 6
+    with bare_store.unit_of_work() as uow:
+        approvers = [
+            uow.users.add(
+                organisation_id=user.organisation_id,
+                email=f"approver-{number}@example.com",
+                password_hash="h",
+                role="operator",
+            ).id
+            for number in range(racers)
+        ]
+        uow.commit()
+    barrier = threading.Barrier(racers)
+
+    def claim(approver: int) -> bool:
+        with bare_store.unit_of_work() as uow:
+            barrier.wait()
+            won = uow.approvals.decide(key, State.APPROVED, approver, now)
+            uow.commit()
+            return won
+
+    with ThreadPoolExecutor(racers) as pool:
+        wins = list(pool.map(claim, approvers))
+    assert wins.count(True) == 1, wins
+    with bare_store.unit_of_work() as uow:
+        again = uow.approvals.by_key(key)
+        assert again is not None and again.state is State.APPROVED
+        assert uow.approvals.decide(key, State.REJECTED, user_id, now) is False

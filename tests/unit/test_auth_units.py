@@ -105,6 +105,17 @@ def test_settings_generate_keys_once_with_mode_0600(tmp_path: Path) -> None:
     assert demo.session_cookie_name == "sarportal_session" and not demo.cookie_secure
 
 
+@pytest.mark.parametrize("days", ["0", "91", "7.5", "sieben", "-1"])
+def test_an_approval_lifetime_is_whole_days_from_1_to_90(tmp_path: Path, days: str) -> None:
+    env = {"SARPORTAL_INSTANCE_DIR": str(tmp_path)}
+    assert Settings.from_env(env).approval_lifetime == timedelta(days=7)
+    assert Settings.from_env({**env, "SARPORTAL_APPROVAL_DAYS": "30"}).approval_lifetime == (
+        timedelta(days=30)
+    )
+    with pytest.raises(ConfigurationError, match="SARPORTAL_APPROVAL_DAYS must be"):
+        Settings.from_env({**env, "SARPORTAL_APPROVAL_DAYS": days})
+
+
 def test_production_refuses_missing_keys_sqlite_insecure_cookies_jobs_per_process_and_links(
     tmp_path: Path,
 ) -> None:

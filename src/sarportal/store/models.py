@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -201,6 +202,52 @@ class DefaultViewRow(Base):
     view_id: Mapped[int] = mapped_column(
         ForeignKey("saved_views.id", ondelete="CASCADE"), index=True
     )
+
+
+class ApprovalPolicyRow(Base):
+    """An organisation's four-eyes threshold in one currency (`domain.approvals.Policy`)."""
+
+    __tablename__ = "approval_policies"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    threshold: Mapped[int] = mapped_column(BigInteger)
+    captures: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancellations: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ApprovalRequestRow(Base):
+    """A money action waiting for (or decided by) a second person: ids, amounts and codes.
+
+    `reason` is a refund's text for the provider (the merchant's words: it could quote
+    anybody), kept only until the provider's answer to it is known; then it is cleared.
+    `idempotency_key` is the provider key made when the requester asked: unique, so a double
+    submit makes one request.
+    """
+
+    __tablename__ = "approval_requests"
+    __table_args__ = (Index("ix_approval_requests_open", "organisation_id", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(24), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    transaction_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    baseline: Mapped[dict[str, Any]] = mapped_column(JSON)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    outcome_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class AuditEntry(Base):

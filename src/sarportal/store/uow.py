@@ -7,6 +7,7 @@ from types import TracebackType
 from sqlalchemy.orm import Session, sessionmaker
 
 from sarportal.config import Clock
+from sarportal.store.approvals import Approvals
 from sarportal.store.crypto import SecretBox
 from sarportal.store.repositories import (
     AuditLog,
@@ -33,6 +34,7 @@ class UnitOfWork:
     invitations: Invitations
     audit: AuditLog
     saved_views: SavedViews
+    approvals: Approvals
 
     def __init__(self, factory: sessionmaker[Session], box: SecretBox, clock: Clock) -> None:
         self._factory = factory
@@ -52,6 +54,7 @@ class UnitOfWork:
         self.invitations = Invitations(session, self.clock)
         self.audit = AuditLog(session, self.clock)
         self.saved_views = SavedViews(session, self.clock)
+        self.approvals = Approvals(session, self.clock)
         return self
 
     def __exit__(

@@ -74,7 +74,9 @@ def create_app(config: Settings | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from sarportal.web import api
+    from sarportal.web.api import approvals as api_approvals
     from sarportal.web.api import openapi, stats, transaction, transactions, views
+    from sarportal.web.approvals import pages as approvals
 
     del transaction  # imported for its blueprint, which nests under the detail page's
     from sarportal.web.people import account, admin, signin
@@ -82,11 +84,15 @@ def _register_blueprints(app: Flask) -> None:
     from sarportal.web.stats import counter, dashboard
     from sarportal.web.transactions import detail, table
 
-    modules = (signin, account, admin, dashboard, api, transactions, detail, table, saved_views)
+    modules = (
+        signin, account, admin, dashboard, api, transactions, detail, table, saved_views,
+        approvals,
+    )  # fmt: skip
     for module in modules:
         app.register_blueprint(module.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(api_approvals.bp)
     app.register_blueprint(counter.bp)
     app.register_blueprint(dashboard.pages)
     openapi.init_app(app)

@@ -221,6 +221,29 @@ def _problem_media_types(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def _rate_limited(document: dict[str, Any]) -> dict[str, Any]:
+    """Every operation counts against the caller's API budget (`web.core.ratelimit`), so every
+    one documents its 429 `rate_limited` problem."""
+    problem_content = next(
+        copy.deepcopy(response["content"])
+        for operations in document.get("paths", {}).values()
+        for operation in operations.values()
+        for status, response in operation.get("responses", {}).items()
+        if str(status) == "429" and "content" in response
+    )
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            operation.setdefault("responses", {}).setdefault(
+                "429",
+                {
+                    "description": "Over the caller's request budget: try again after "
+                    "`Retry-After` seconds.",
+                    "content": copy.deepcopy(problem_content),
+                },
+            )
+    return document
+
+
 _DETAIL = "get__api_v1_transactions_{tx_id}"
 _ACTIONS = {
     "Capture": "post__api_v1_transactions_{tx_id}_captures",
@@ -278,7 +301,7 @@ def document(app: Flask | None = None) -> dict[str, Any]:
         # references; build from a copy and put the models back.
         models = copy.deepcopy(spec.models)
         try:
-            built = _add_links(_problem_media_types(spec._generate_spec()))
+            built = _add_links(_rate_limited(_problem_media_types(spec._generate_spec())))
         finally:
             spec.models = models
         target.extensions[_DOCUMENT_KEY] = built

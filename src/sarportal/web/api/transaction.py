@@ -4,7 +4,9 @@ The actions share the page's service (`sarportal.actions`): a pending audit line
 call with an idempotency key, the outcome line, and reconciliation after a lost answer. A
 caller's `Idempotency-Key` makes a retried request replay instead of acting twice; without one
 the portal makes a key for this request. Session callers need the CSRF header, and a recent
-sign-in (step-up) like the page; personal tokens are the credential themselves.
+sign-in (step-up) like the page; personal tokens are the credential themselves. Above the
+organisation's approval threshold the action is not sent: the answer is `202 Accepted` with the
+request for approval (`/api/v1/approvals`), made with the action's idempotency key.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sarportal.actions import (
 from sarportal.domain.actions import ActionKind
 from sarportal.domain.roles import Role
 from sarportal.provider.models import TransactionDetail, TransactionSummary
+from sarportal.web.api.approvals import ApprovalView, approval_response
 from sarportal.web.api.openapi import (
     InvalidParameter,
     Problem,
@@ -37,6 +40,7 @@ from sarportal.web.api.openapi import (
     require_minor_units,
     spec,
 )
+from sarportal.web.approvals.intents import approval_needed, request_approval
 from sarportal.web.core import problems
 from sarportal.web.core.access import CurrentUser, requires
 from sarportal.web.core.provider_access import provider_session
@@ -94,6 +98,7 @@ class ActionHeaders(msgspec.Struct):
 
 ACTION_RESPONSES = SpecResponse(
     HTTP_201=TransactionSummary,
+    HTTP_202=ApprovalView,
     HTTP_400=Problem,
     HTTP_403=Problem,
     HTTP_404=Problem,
@@ -205,6 +210,9 @@ def _act(
         baseline=baseline,
         reason=reason,
     )
+    if approval_needed(intent):
+        found, new = request_approval(intent, tell=False)
+        return approval_response(found, 202 if new else 200)  # type: ignore[return-value]
     result = TransactionActions(portal().store, session).perform(actor(), intent)
     return _answer(result)
 

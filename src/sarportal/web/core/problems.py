@@ -233,6 +233,41 @@ PROBLEMS: Final[dict[str, Problem]] = {
         _l("Only a shared view can be a default"),
         _l("Share the view with the organisation first, then make it a page's default."),
     ),
+    # -- four-eyes approval
+    "approval_not_found": Problem(
+        404,
+        _l("Request not found"),
+        _l("There is no such request for approval in your organisation."),
+    ),
+    "approval_forbidden": Problem(
+        403,
+        _l("Not yours to decide"),
+        _l("Only operators and administrators of the organisation decide requests for approval."),
+    ),
+    "approval_own": Problem(
+        403,
+        _l("You asked for this yourself"),
+        _l(
+            "A request needs a second person: another operator or administrator of your "
+            "organisation approves or rejects it."
+        ),
+    ),
+    "approval_decided": Problem(
+        409,
+        _l("Already decided"),
+        _l(
+            "Somebody decided this request first (or it was withdrawn). The approvals page "
+            "shows who, and what happened."
+        ),
+    ),
+    "approval_expired": Problem(
+        409,
+        _l("The request has expired"),
+        _l(
+            "Nobody decided this request in time, so nothing was sent. If the action is still "
+            "wanted, ask for it again from the transaction's page."
+        ),
+    ),
     # -- the portal itself
     "csrf_failed": Problem(
         400,

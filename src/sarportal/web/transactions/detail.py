@@ -16,6 +16,7 @@ from sarportal.domain.actions import ActionKind
 from sarportal.domain.roles import Role
 from sarportal.provider.errors import ProviderError
 from sarportal.provider.models import TransactionDetail
+from sarportal.web.approvals.intents import decider, desk
 from sarportal.web.core.access import CurrentUser, requires
 from sarportal.web.core.htmx import is_htmx
 from sarportal.web.core.provider_access import provider_session
@@ -61,6 +62,7 @@ def render_detail(
         actions=available_actions(amounts, now) if may_act else [],
         may_act=may_act,
         audit=audit,
+        approvals=desk().listed(decider(), transaction_id=summary.id),
         **template_globals(),
         **extra,
     )

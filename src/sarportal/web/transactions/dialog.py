@@ -42,6 +42,11 @@ from sarportal.provider.errors import (
     InvalidState,
     ProviderError,
 )
+from sarportal.web.approvals.intents import (
+    approval_needed,
+    approval_needed_for,
+    request_approval,
+)
 from sarportal.web.core.access import CurrentUser, requires
 from sarportal.web.core.htmx import is_htmx
 from sarportal.web.core.provider_access import provider_session
@@ -217,6 +222,8 @@ def _render(
         if checked
         else None,
         "has_second_factor": g.user.has_second_factor,
+        "needs_approval": checked is not None
+        and approval_needed_for(opened.kind, checked.amount, baseline.currency),
         "in_modal": is_htmx(),
         **template_globals(),
         **extra,
@@ -284,18 +291,28 @@ def _perform(opened: Opened, entry: Entry, checked: Checked) -> Response:
         reason=checked.reason,
         reason_code=entry.reason_code if opened.kind is ActionKind.REFUND else None,
     )
+    if approval_needed(intent):
+        request_approval(intent)
+        return _redirect(url_for("transaction.detail", tx_id=opened.tx_id))
     result = TransactionActions(portal().store, provider_session()).perform(actor(), intent)
     if result.outcome is Outcome.SUCCEEDED:
-        flash(success_sentence(opened.kind, checked.amount, intent, result.reconciled), "success")
-        target = url_for("transaction.detail", tx_id=opened.tx_id)
-        if is_htmx():
-            response = make_response("", 200)
-            response.headers["HX-Redirect"] = target
-            return response
-        return redirect(target, code=303)
+        sentence = success_sentence(
+            opened.kind, checked.amount, intent.currency, opened.tx_id, result.reconciled
+        )
+        flash(sentence, "success")
+        return _redirect(url_for("transaction.detail", tx_id=opened.tx_id))
     return _render(
         "form", _reopen(opened, result), entry, error=failure_sentence(result.problem_code)
     )
+
+
+def _redirect(target: str) -> Response:
+    """To `target`: the whole page (htmx is told to leave the dialog for it)."""
+    if is_htmx():
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, code=303)
 
 
 def _reopen(opened: Opened, result: ActionResult) -> Opened:

@@ -7,7 +7,6 @@ from typing import Any, Final
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
-from sarportal.actions import Intent
 from sarportal.domain.actions import REASON_NOTE_MAX, ActionKind, Amounts
 from sarportal.domain.money import minor_digits
 from sarportal.web.core.problems import problem
@@ -89,9 +88,11 @@ def confirmation_sentence(kind: ActionKind, amount: int, baseline: Amounts, tx_i
     )
 
 
-def success_sentence(kind: ActionKind, amount: int, intent: Intent, reconciled: bool) -> str:
+def success_sentence(
+    kind: ActionKind, amount: int, currency: str, tx_id: str, reconciled: bool
+) -> str:
     """The message after the provider carried the action out."""
-    values = {"amount": _money(amount, intent.currency), "id": intent.transaction_id}
+    values = {"amount": _money(amount, currency), "id": tx_id}
     if kind is ActionKind.REFUND:
         text = _("Refunded %(amount)s of transaction %(id)s to the customer.") % values
     elif kind is ActionKind.CAPTURE:

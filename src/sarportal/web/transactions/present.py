@@ -161,10 +161,21 @@ def audit_rows(entries: Sequence[tuple[AuditEntry, str | None]]) -> list[AuditRo
     return rows
 
 
+APPROVAL_ACTION: Final = {
+    "approval.requested": _l("Asked for approval"),
+    "approval.approved": _l("Approved"),
+    "approval.rejected": _l("Rejected"),
+    "approval.withdrawn": _l("Withdrew the request"),
+    "approval.expired": _l("Request expired"),
+}
+
+
 def audit_action_label(action: str) -> Any:
     """What an audit action is called on the page."""
     if action == CUSTOMER_VIEWED:
         return _l("Viewed customer data")
+    if action in APPROVAL_ACTION:
+        return APPROVAL_ACTION[action]
     try:
         return ACTION_NAME[ActionKind.parse(action.removeprefix("transaction."))]
     except ValueError:

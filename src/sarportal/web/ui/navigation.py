@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -35,13 +36,19 @@ class NavItem:
     icon: str
     url: str
     active: bool
+    badge: int | None = None
 
+
+BADGES: dict[str, Callable[[], int | None]] = {}
+"""A number beside an entry (its endpoint → how many things wait there), which the rooms
+register (`web.approvals` counts the requests waiting for the user's decision)."""
 
 NAVIGATION: Final = (
     NavEntry("pages.index", _l("Dashboard"), "bi-speedometer2", Role.VIEWER),
     NavEntry("counter.index", _l("Counter"), "bi-calculator", Role.VIEWER),
     NavEntry("transactions.index", _l("Transactions"), "bi-receipt", Role.VIEWER),
     NavEntry("saved_views.index", _l("Saved views"), "bi-bookmarks", Role.VIEWER),
+    NavEntry("approvals.index", _l("Approvals"), "bi-check2-square", Role.OPERATOR),
     NavEntry("admin.users", _l("Users"), "bi-people", Role.ADMIN),
 )
 
@@ -69,7 +76,15 @@ def nav_items() -> list[NavItem]:
         active = current == entry.endpoint or (
             entry.endpoint != "pages.index" and current.partition(".")[0] == blueprint
         )
+        count = BADGES.get(entry.endpoint)
         items.append(
-            NavItem(entry.endpoint, str(entry.label), entry.icon, url_for(entry.endpoint), active)
+            NavItem(
+                entry.endpoint,
+                str(entry.label),
+                entry.icon,
+                url_for(entry.endpoint),
+                active,
+                count() if count else None,
+            )
         )
     return items
