@@ -30,6 +30,7 @@ PAGES = [
     ("saved-views", "/views", "operator"),
     ("account", "/account", "operator"),
     ("admin-users", "/admin/users", "admin"),
+    ("approvals", "/approvals", "admin"),
 ]
 
 
@@ -87,6 +88,28 @@ def _save_views(context: object, base: str) -> None:
     page.close()
 
 
+def _ask_for_approval(admin: object, operator: object, base: str) -> None:
+    """An approval threshold of €10.00, and an operator's refund of €20.00 waiting above it."""
+    page = admin.new_page()  # type: ignore[attr-defined]
+    page.goto(f"{base}/approvals/settings")
+    page.get_by_label("Approval needed above").first.fill("10.00")
+    page.get_by_role("button", name="Save thresholds").click()
+    page.wait_for_load_state("networkidle")
+    page.close()
+    page = operator.new_page()  # type: ignore[attr-defined]
+    page.goto(f"{base}/transactions?status=captured&currency=EUR&order=amount_desc")
+    page.locator("table a[href^='/transactions/tx_']").first.click()
+    page.wait_for_load_state("networkidle")
+    page.locator("[data-portal-action='refund']").click()
+    dialog = page.locator("#action-dialog")
+    dialog.get_by_label("Amount").fill("20.00")
+    dialog.get_by_label("Reason").select_option("damaged")
+    dialog.get_by_role("button", name="Continue").click()
+    dialog.get_by_role("button", name="Request approval").click()
+    page.wait_for_load_state("networkidle")
+    page.close()
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -124,6 +147,8 @@ def main() -> None:
                                 page.wait_for_load_state("networkidle")
                     if name == "views-menu":
                         _save_views(context, base)
+                    if name == "approvals":
+                        _ask_for_approval(context, contexts["operator"], base)
                     page = context.new_page()  # type: ignore[attr-defined]
                     if path is None:  # the first transaction of the table
                         page.goto(f"{base}/transactions")
