@@ -41,7 +41,9 @@ MUTABLE = [
 ]
 
 
-def make_data(n: int = N, seed: int = SEED, merchant_no: int = 1) -> MerchantData:
+def make_data(
+    n: int = N, seed: int = SEED, merchant_no: int = 1, backlog_days: int = 0
+) -> MerchantData:
     merchant = MERCHANTS[merchant_no - 1]
     return generate(
         n,
@@ -50,6 +52,7 @@ def make_data(n: int = N, seed: int = SEED, merchant_no: int = 1) -> MerchantDat
         now=NOW,
         shops=merchant.shops,
         order_prefix=merchant.order_prefix,
+        backlog_days=backlog_days,
     )
 
 
@@ -535,6 +538,18 @@ def test_every_generated_status_follows_from_its_amounts(big: MerchantData) -> N
         assert (d.captured_at[row] >= 0) == (captured > 0), row
         if not settled:
             assert d.dunning[row] == 0, row
+
+
+def test_a_backlog_leaves_its_days_orders_authorized_and_the_rest_as_it_was(
+    big: MerchantData,
+) -> None:
+    d = make_data(20_000, 3, backlog_days=20)
+    recent = d.created >= NOW - 20 * DAY
+    assert set(np.unique(d.status[recent]).tolist()) == {v.AUTHORIZED, v.DECLINED}
+    assert not d.captured[recent].any() and not d.cancelled[recent].any()
+    assert np.sum(d.status == v.AUTHORIZED) > 5 * np.sum(big.status == v.AUTHORIZED)
+    for name in COLUMNS:  # the older orders' lives are the same with or without a backlog
+        assert np.array_equal(getattr(d, name)[~recent], getattr(big, name)[~recent]), name
 
 
 def test_an_invoice_is_overdue_from_the_day_after_its_due_date_never_during_it(

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from sarportal.sandbox.config import SandboxConfig
+from sarportal.sandbox.vocab import AUTHORIZATION_DAYS
 
 
 @click.command()
@@ -49,6 +50,13 @@ from sarportal.sandbox.config import SandboxConfig
     type=click.FloatRange(0),
     help="How long a 'hang' fault holds a request.",
 )
+@click.option(
+    "--backlog-days",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, AUTHORIZATION_DAYS - 1),
+    help="Orders of the last N days are not shipped yet: authorized, not captured or cancelled.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -61,6 +69,7 @@ def sandbox(
     pii_canary: bool,
     token_ttl: int,
     hang_seconds: float,
+    backlog_days: int,
 ) -> None:
     """Run the provider API sandbox over HTTPS."""
     from sarportal.sandbox.server import serve
@@ -77,5 +86,6 @@ def sandbox(
         pii_canary=pii_canary,
         token_ttl=token_ttl,
         hang_seconds=hang_seconds,
+        backlog_days=backlog_days,
     )
     serve(config, progress=lambda line: click.echo(line, err=True))

@@ -133,9 +133,18 @@ def _methods(rng: np.random.Generator, customer_type: UInt8Array, amount: Int64A
 
 
 def generate(
-    n: int, *, seed: int, merchant_no: int, now: int, shops: tuple[str, ...], order_prefix: str
+    n: int,
+    *,
+    seed: int,
+    merchant_no: int,
+    now: int,
+    shops: tuple[str, ...],
+    order_prefix: str,
+    backlog_days: int = 0,
 ) -> MerchantData:
-    """Generate `n` transactions for one merchant, the same for the same seed and day."""
+    """Generate `n` transactions for one merchant, the same for the same seed and day. The
+    orders of the last `backlog_days` days are not shipped yet: no capture or cancel has
+    happened to them (a merchant with a backlog; the last 30 days are still authorized)."""
     rng = np.random.default_rng([seed, merchant_no])
     created = _creation_times(rng, n, now)
     pool = max(1, int(n * 0.45))
@@ -172,12 +181,15 @@ def generate(
         refunded_at=np.full(n, -1, dtype=np.int64),
         written_off=np.zeros(n, dtype=np.bool_),
     )
-    _simulate_history(rng, data, now)
+    _simulate_history(rng, data, now, backlog_days)
     return data
 
 
-def _simulate_history(rng: np.random.Generator, d: MerchantData, now: int) -> None:
-    """Play each transaction's life up to `now`: decline, capture, cancel, refund, pay, dun."""
+def _simulate_history(
+    rng: np.random.Generator, d: MerchantData, now: int, backlog_days: int = 0
+) -> None:
+    """Play each transaction's life up to `now`: decline, capture, cancel, refund, pay, dun.
+    Orders of the last `backlog_days` days have been neither captured nor cancelled yet."""
     n = d.size
     big = d.amount > 50_000
     declined = rng.random(n) < np.where(big, 0.13, 0.075)
@@ -191,7 +203,7 @@ def _simulate_history(rng: np.random.Generator, d: MerchantData, now: int) -> No
     delay = (rng.exponential(1.8, n) + 0.02) * v.DAY
     delay = np.minimum(delay, (v.AUTHORIZATION_DAYS - 1) * v.DAY).astype(np.int64)
     action_at = d.created + delay
-    happened = action_at < now
+    happened = (action_at < now) & (d.created < now - backlog_days * v.DAY)
     live = ~declined
 
     capture = live & ~never_captured & ~fully_cancelled & happened

@@ -48,6 +48,7 @@ def build_app(config: SandboxConfig, progress: Progress | None = None) -> Sandbo
             now=now,
             shops=merchant.shops,
             order_prefix=merchant.order_prefix,
+            backlog_days=config.backlog_days,
         )
         books[merchant.merchant_no] = Book(data, tx_ids, customer_ids, people)
     control_token = secrets.token_urlsafe(24)
