@@ -73,7 +73,7 @@ class Approvals:
             reason_code=request.reason_code,
             reason=request.reason,
             idempotency_key=request.idempotency_key,
-            baseline=_baseline_json(request.baseline),
+            baseline=baseline_json(request.baseline),
             requested_by=request.requested_by,
             requested_at=request.requested_at,
             expires_at=request.expires_at,
@@ -203,7 +203,7 @@ class Approvals:
         ]
 
 
-def _baseline_json(amounts: Amounts) -> dict[str, Any]:
+def baseline_json(amounts: Amounts) -> dict[str, Any]:
     expiry = amounts.authorization_expires_at
     return {
         "status": amounts.status,
@@ -216,7 +216,7 @@ def _baseline_json(amounts: Amounts) -> dict[str, Any]:
     }
 
 
-def _baseline(data: dict[str, Any]) -> Amounts:
+def baseline_from_json(data: dict[str, Any]) -> Amounts:
     expiry = data.get("authorization_expires_at")
     return Amounts(
         status=str(data["status"]),
@@ -241,7 +241,7 @@ def _request(
         currency=row.currency,
         reason_code=row.reason_code,
         idempotency_key=row.idempotency_key,
-        baseline=_baseline(row.baseline),
+        baseline=baseline_from_json(row.baseline),
         requested_by=row.requested_by,
         requester_name=requester_name,
         requested_at=row.requested_at,

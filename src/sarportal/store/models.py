@@ -250,6 +250,51 @@ class ApprovalRequestRow(Base):
     outcome_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
+class BulkJobRow(Base):
+    """A bulk action: who asked, which action, and who is working on it now (`lease_*`: the
+    worker holding it, until when; another worker takes it over once the lease ran out)."""
+
+    __tablename__ = "bulk_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(24), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class BulkRowRow(Base):
+    """One transaction of a bulk action: its amount, its own idempotency key (made with the
+    job), the amounts seen when it was planned, and its outcome."""
+
+    __tablename__ = "bulk_rows"
+    __table_args__ = (
+        UniqueConstraint("job_id", "position", name="uq_bulk_rows_position"),
+        Index("ix_bulk_rows_job_state", "job_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("bulk_jobs.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    transaction_id: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    baseline: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reconciled: Mapped[bool] = mapped_column(Boolean, default=False)
+    approval_key: Mapped[str | None] = mapped_column(String(24), nullable=True)
+
+
 class AuditEntry(Base):
     """One line of the append-only audit trail: who did what to which id, with what outcome.
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sarportal.config import Clock
 from sarportal.store.approvals import Approvals
+from sarportal.store.bulk import BulkJobs
 from sarportal.store.crypto import SecretBox
 from sarportal.store.repositories import (
     AuditLog,
@@ -35,6 +36,7 @@ class UnitOfWork:
     audit: AuditLog
     saved_views: SavedViews
     approvals: Approvals
+    bulk: BulkJobs
 
     def __init__(self, factory: sessionmaker[Session], box: SecretBox, clock: Clock) -> None:
         self._factory = factory
@@ -55,6 +57,7 @@ class UnitOfWork:
         self.audit = AuditLog(session, self.clock)
         self.saved_views = SavedViews(session, self.clock)
         self.approvals = Approvals(session, self.clock)
+        self.bulk = BulkJobs(session, self.clock)
         return self
 
     def __exit__(
