@@ -47,11 +47,13 @@ WRITE_INTERVAL = 0.5  # seconds between a shard's partial writes (and always aft
 def make_celery(redis_url: str, *, visibility_timeout: float = 900.0) -> Celery:
     """The Celery app on the Redis broker at `redis_url`, with the statistics tasks; a task
     left unacknowledged by a dead worker is delivered again after `visibility_timeout` s."""
-    app = Celery("sarportal", broker=redis_url, set_as_current=False)
+    # The bulk actions' task stands above the jobs (it acts through `sarportal.actions`): the
+    # worker imports it by name, and it attaches itself to every app (a shared task).
+    app = Celery("sarportal", broker=redis_url, set_as_current=False, include=["sarportal.bulk"])
     app.conf.update(
         task_default_queue=QUEUE,
         task_queues=[Queue(QUEUE, routing_key=QUEUE)],
-        task_routes={"sarportal.stats.*": {"queue": QUEUE, "routing_key": QUEUE}},
+        task_routes={"sarportal.*": {"queue": QUEUE, "routing_key": QUEUE}},
         task_ignore_result=True,
         result_backend=None,
         task_serializer="json",
@@ -97,6 +99,12 @@ def _runtime_for(pid: int) -> _Runtime:
 def _runtime() -> _Runtime:
     """One runtime per process (a forked pool child builds its own connections)."""
     return _runtime_for(os.getpid())
+
+
+def worker_runtime() -> _Runtime:
+    """This worker process's settings, store, provider and rate gates (for the tasks that
+    stand above the jobs, such as the bulk actions')."""
+    return _runtime()
 
 
 def _plan_task(task: Task[Any, Any], job_id: str, user_id: int, filters: dict[str, Any]) -> None:

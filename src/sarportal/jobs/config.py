@@ -27,13 +27,17 @@ class JobsConfig:
     # Celery on Redis: a task whose worker died unacknowledged is delivered again once it has
     # been out this long (when a worker starts or sweeps); longer than any shard may take.
     visibility_timeout: timedelta = timedelta(minutes=15)
+    # Bulk actions: how long a worker holds a job without renewing; a worker that stopped
+    # loses it after this, and another one resumes it.
+    bulk_lease: timedelta = timedelta(seconds=30)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> JobsConfig:
         """`SARPORTAL_JOBS_RESULT_TTL` (seconds), `SARPORTAL_JOBS_CONCURRENCY`,
         `SARPORTAL_JOBS_RATE_LIMIT` (requests a second), `SARPORTAL_JOBS_MAX_JOBS`,
         `SARPORTAL_JOBS_MAX_PER_USER`, `SARPORTAL_JOBS_SHARDS`,
-        `SARPORTAL_JOBS_VISIBILITY_TIMEOUT` (seconds); unset: the defaults."""
+        `SARPORTAL_JOBS_VISIBILITY_TIMEOUT` (seconds), `SARPORTAL_JOBS_BULK_LEASE` (seconds);
+        unset: the defaults."""
         env = os.environ if environ is None else environ
         default = cls()
 
@@ -47,6 +51,7 @@ class JobsConfig:
         per_user = number("SARPORTAL_JOBS_MAX_PER_USER")
         shards = number("SARPORTAL_JOBS_SHARDS")
         visibility = number("SARPORTAL_JOBS_VISIBILITY_TIMEOUT")
+        lease = number("SARPORTAL_JOBS_BULK_LEASE")
         return cls(
             result_ttl=default.result_ttl if ttl is None else timedelta(seconds=ttl),
             concurrency=default.concurrency if concurrency is None else max(1, int(concurrency)),
@@ -57,4 +62,5 @@ class JobsConfig:
             visibility_timeout=default.visibility_timeout
             if visibility is None
             else timedelta(seconds=max(1.0, visibility)),
+            bulk_lease=default.bulk_lease if lease is None else timedelta(seconds=max(1.0, lease)),
         )

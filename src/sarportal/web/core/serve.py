@@ -54,8 +54,11 @@ class PortalServer(BaseApplication):  # type: ignore[misc]
 
         _log_the_portal_to(self._log_file)
         app = create_app()
+        portal = app.extensions[EXTENSION]
         # A worker that stops cancels the statistics jobs running in it and closes connections.
-        atexit.register(app.extensions[EXTENSION].close)
+        atexit.register(portal.close)
+        # The bulk jobs a stopped portal left unfinished go on here (the schema was checked).
+        portal.bulk.resume()
         # What the worker built to serve (modules, templates, locale data) lives as long as the
         # worker: keep it out of the garbage collector's full passes, which otherwise walk all
         # of it and pause a request for tens of milliseconds.

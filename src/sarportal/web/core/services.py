@@ -9,8 +9,10 @@ from flask import current_app
 from sarportal.auth.passwords import Passwords
 from sarportal.auth.signin import Authenticator
 from sarportal.auth.throttle import SignInThrottle, counters_for
+from sarportal.bulk import BulkRunner, make_bulk_runner
 from sarportal.config import Settings
 from sarportal.jobs import Jobs, make_jobs
+from sarportal.jobs.config import JobsConfig
 from sarportal.jobs.work import provider_for
 from sarportal.provider import Provider
 from sarportal.store import Store
@@ -31,6 +33,7 @@ class Portal:
     provider: Provider | None
     jobs: Jobs
     housekeeping: Housekeeping
+    bulk: BulkRunner
 
     @classmethod
     def build(cls, settings: Settings) -> Portal:
@@ -43,8 +46,10 @@ class Portal:
         provider = provider_for(settings)  # an http:// URL raises here: the portal refuses to start
         jobs = make_jobs(settings, store, provider)
         housekeeping = Housekeeping(store, counters, settings.housekeeping_every)
+        config = JobsConfig.from_env()
+        bulk = make_bulk_runner(settings, store, provider, config.rate_limit, config.bulk_lease)
         return cls(
-            settings, store, passwords, throttle, authenticator, provider, jobs, housekeeping
+            settings, store, passwords, throttle, authenticator, provider, jobs, housekeeping, bulk
         )
 
     def close(self) -> None:
