@@ -148,6 +148,7 @@ def _walk(portal: Portal, recorder: Recorder) -> None:
     portal.control("/_sandbox/faults", {"clear": True})
     _walk_views(walker)
     _walk_approvals(walker, listing)
+    _walk_bulk(walker, listing)
     walker.page("/transactions/tx_0000000000000000")
     walker.page("/transactions", amount_min="zwölf")
     walker.api.post(f"/api/v1/transactions/{captured['id']}/refunds", json={"amount": -1})
@@ -212,6 +213,33 @@ def _walk_approvals(walker: Walker, listing: list[dict[str, Any]]) -> None:
     walker.api.get("/api/v1/approvals")
     walker.api.get(f"/api/v1/approvals/{keys[0]}")
     assert walker.page("/approvals").status_code == 200
+
+
+def _walk_bulk(walker: Walker, listing: list[dict[str, Any]]) -> None:
+    """Bulk actions: ticked rows captured (those above the threshold become approvals), the
+    outcome as CSV, a file of ids and order references checked, the pages."""
+    authorized = [row["id"] for row in listing if row["status"] == "authorized"][:4]
+    token = _csrf(walker.page("/account").text)
+    planned = walker.web.post(
+        "/bulk", data={"csrf_token": token, "kind": "capture", "tx": authorized}
+    )
+    assert planned.status_code == 303, planned.text[:500]
+    job = planned.headers["location"]
+    assert walker.page(job).status_code == 200
+    assert walker.web.post(f"{job}/start", data={"csrf_token": token}).status_code == 303
+    deadline = time.monotonic() + 60
+    while "hx-get" in walker.page(f"{job}/progress").text:  # it polls while the job runs
+        assert time.monotonic() < deadline, "the bulk job did not finish"
+        time.sleep(0.2)
+    walker.page(job)
+    walker.page(f"{job}/result.csv")
+    walker.page("/bulk")
+    lines = "\n".join([authorized[0], listing[0]["order_reference"], f"{PLANTED}@x.de"])
+    walker.web.post(
+        "/bulk/upload",
+        data={"csrf_token": token, "kind": "refund"},
+        files={"file": ("ids.csv", lines.encode(), "text/csv")},
+    )
 
 
 def _kept(portal: Portal, root: Path, database_url: str | None, redis: bool) -> list[Any]:

@@ -36,20 +36,26 @@ from flask import Flask
 from sqlalchemy import select
 
 from sarportal.actions import Actor, Intent, TransactionActions, new_key
+from sarportal.auth.passwords import Passwords
+from sarportal.auth.users import create_user
+from sarportal.bulk import BulkCelery, BulkDesk
 from sarportal.domain.actions import ActionKind, Amounts
+from sarportal.domain.bulk import RowState
 from sarportal.domain.roles import Role
 from sarportal.jobs import JobView, StatsRequest
 from sarportal.jobs.celery_app import make_celery
 from sarportal.jobs.redis_jobs import RedisJobs
+from sarportal.provider import Credentials, Provider, ProviderConfig
 from sarportal.store import Store
 from sarportal.store.engine import make_engine
 from sarportal.store.migrate import upgrade
 from sarportal.store.models import AuditEntry
 from sarportal.web import create_app
 from tests.fixtures.jobs import JobsWorld, jobs_config, wait_for
-from tests.fixtures.portal import PG_ADMIN, csrf_token, new_client, sign_in
+from tests.fixtures.polling import poll
+from tests.fixtures.portal import FAST_ARGON2, PASSWORD, PG_ADMIN, csrf_token, new_client, sign_in
 from tests.fixtures.portal_provider import make_provider_user
-from tests.fixtures.sandbox import SandboxHandle
+from tests.fixtures.sandbox import SECRETS, SandboxHandle
 from tests.fixtures.services import port_open, require_service
 from tests.integration.helpers_transaction import provider_view
 
@@ -120,11 +126,12 @@ class Workers:
     folder: Path
     running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, name: str, rate_limit: float) -> subprocess.Popen[bytes]:
+    def start(self, name: str, rate_limit: float, **extra: str) -> subprocess.Popen[bytes]:
         env = {
             **self.world.worker_env(self.redis.url),
             "SARPORTAL_JOBS_VISIBILITY_TIMEOUT": str(VISIBILITY),
             "SARPORTAL_JOBS_RATE_LIMIT": str(rate_limit),
+            **extra,
         }
         command = [sys.executable, "-m", "sarportal", "worker", "--concurrency", "1",
                    "--hostname", f"{name}@%h"]  # fmt: skip
@@ -137,7 +144,7 @@ class Workers:
         app = make_celery(self.redis.url)
         try:
             deadline = time.monotonic() + 45
-            while not any(node in answer for answer in app.control.ping([node], timeout=0.5)):
+            while not _answers(app, node):
                 assert process.poll() is None, self.log(name)
                 assert time.monotonic() < deadline, f"worker {name} did not start"
         finally:
@@ -156,6 +163,15 @@ class Workers:
     def stop_all(self) -> None:
         for name in list(self.running):
             self.kill(name)
+
+
+def _answers(app: Any, node: str) -> bool:
+    """Whether the worker `node` answers a ping (a Redis that restarted a moment ago may drop
+    the first connection: that is no answer yet)."""
+    try:
+        return any(node in answer for answer in app.control.ping([node], timeout=0.5))
+    except redis.exceptions.ConnectionError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -436,3 +452,75 @@ def test_an_action_whose_pending_line_cannot_be_written_is_never_sent() -> None:
     with pytest.raises(OperationalError):
         actions.perform(Actor(user_id=1, organisation_id=1), intent)
     assert session.calls == []
+
+
+def test_a_bulk_jobs_worker_killed_mid_job_is_replaced_and_each_row_applies_once(
+    jobs_world: JobsWorld,
+    private_redis: PrivateRedis,
+    workers: Workers,
+    make_sandbox: Callable[..., SandboxHandle],
+) -> None:
+    own = make_sandbox(transactions=1500, seed=23)  # the jobs world's sandbox stays unwritten
+    workers.stop_all()  # the workers of other tests act on the jobs world's sandbox (this test
+    # comes last in the module: the workers it leaves stopped are no other test's)
+    store = jobs_world.store
+    user_id = create_user(
+        store,
+        Passwords(FAST_ARGON2),
+        email=f"bulk-{secrets.token_hex(3)}@example.com",
+        password=PASSWORD,
+        role=Role.OPERATOR,
+        organisation="Musterhaus GmbH",
+        provider_credentials=("demo-operator", SECRETS["demo-operator"]),
+    )
+    with store.unit_of_work() as uow:
+        organisation_id = uow.users.get(user_id).organisation_id  # type: ignore[union-attr]
+    actor = Actor(user_id, organisation_id)
+    desk = BulkDesk(store)
+    provider = Provider(ProviderConfig(own.url, ca_bundle=own.ca))
+    try:
+        own_session = provider.session(Credentials("demo-operator", SECRETS["demo-operator"]))
+        query = {"status": "captured", "currency": "CHF"}
+        planned, _ = desk.plan_filter(own_session, ActionKind.REFUND, query)
+    finally:
+        provider.close()
+    assert len(planned) >= 30, len(planned)
+    key = desk.create(
+        actor, ActionKind.REFUND, planned[:30], reason_code="goodwill", reason="Goodwill"
+    )
+    desk.start(actor, key)
+    on_own = {"SARPORTAL_PROVIDER_URL": own.url, "SARPORTAL_PROVIDER_CA_BUNDLE": str(own.ca)}
+    lease = {"SARPORTAL_JOBS_BULK_LEASE": "2"}
+    workers.start("bulk-victim", rate_limit=5, **on_own, **lease)
+    BulkCelery(private_redis.url).submit(key, user_id)
+
+    def job() -> Any:
+        return desk.get(actor, key)
+
+    # The rows of a batch are marked `sending` in one commit and settled in one commit after
+    # the batch: kill the worker while its batch is out, some of its refunds applied.
+    poll(job, lambda found: found.counts.get(RowState.SENDING, 0) > 0, timeout=30, what="sending")
+    poll(
+        lambda: sum(
+            provider_view(own, row.transaction_id)["refunded_amount"] > row.baseline.refunded
+            for row in planned[:30]
+        ),
+        lambda applied: applied >= 3,
+        timeout=30,
+        every=0.1,
+        what="three refunds applied",
+    )
+    workers.kill("bulk-victim")
+    during = desk.get(actor, key)
+    assert not during.finished and during.settled < during.total
+    time.sleep(VISIBILITY + 0.5)  # the unacknowledged task is given again when a worker starts
+    workers.start("bulk-heir", rate_limit=50, **on_own, **lease)
+    try:
+        final = poll(job, lambda found: found.finished, timeout=60, what="the job's end")[-1]
+    finally:
+        workers.stop_all()
+    assert final.counts == {RowState.DONE: 30}, (final.counts, workers.log("bulk-heir"))
+    for row in planned[:30]:
+        after = provider_view(own, row.transaction_id)
+        assert after["refunded_amount"] == row.baseline.refunded + row.amount
+        assert len([e for e in after["events"] if e["type"] == "refund"]) == 1

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -360,3 +361,50 @@ def test_two_approvers_racing_over_every_process_send_a_refund_once(
     refunds = [e for e in after.json()["events"] if e["type"] == "refund"]
     assert after.json()["refunded_amount"] == tx["refunded_amount"] + 150
     assert len(refunds) == len([e for e in refunds if e["amount"] == 150]) >= 1
+
+
+def test_a_bulk_job_resumes_after_a_restart_and_applies_each_row_once(tmp_path: Path) -> None:
+    lease = {"SARPORTAL_JOBS_BULK_LEASE": "2"}
+    with running_portal(tmp_path, sandbox_flags=("--rate-limit", "8"), env_extra=lease) as portal:
+        bearer = _token(portal, "operator@demo.example")
+        english = {"Accept-Language": "en"}
+        with httpx.Client(base_url=portal.url, timeout=60, headers=english) as browser:
+            data = {
+                "email": "operator@demo.example",
+                "password": PASSWORD,
+                "csrf_token": _csrf(browser, "/login"),
+            }
+            assert browser.post("/login", data=data).status_code == 303
+            token = _csrf(browser, "/account")
+            planned = browser.post(
+                "/bulk",
+                data={
+                    "csrf_token": token,
+                    "kind": "capture",
+                    "f.status": "authorized",
+                },
+            )
+            assert planned.status_code == 303, planned.text[:1000]
+            job = planned.headers["location"]
+            review = browser.get(job).text
+            started = browser.post(f"{job}/start", data={"csrf_token": token})
+            assert started.status_code == 303
+            time.sleep(1.0)  # some rows sent, most not yet
+            assert "Running" in browser.get(f"{job}/progress").text  # stopped mid-job
+            portal.restart()
+            deadline = time.monotonic() + 120
+            while "Finished." not in (page := browser.get(job).text):
+                assert time.monotonic() < deadline, page[:2000]
+                time.sleep(0.5)
+        ids = re.findall(r'href="/transactions/(tx_[0-9a-f]{16})"', page)
+        assert len(ids) > 20 and len(ids) == len(set(ids)), len(ids)
+        outcomes = re.findall(r'<tr id="row-\d+">(?:.*?<td[^>]*>){4}([^<]*)', page, flags=re.S)
+        assert outcomes == ["Done"] * len(ids), set(outcomes)
+        for tx_id in ids:
+            found = httpx.get(
+                f"{portal.url}/api/v1/transactions/{tx_id}", headers=bearer, timeout=30
+            ).json()
+            captures = [e for e in found["events"] if e["type"] == "capture"]
+            assert len(captures) == 1, (tx_id, captures)
+            assert found["captured_amount"] == found["amount"]
+        assert "Capture the full capturable amount" in review

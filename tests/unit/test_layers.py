@@ -18,8 +18,20 @@ import pytest
 import sarportal
 
 SOURCE = Path(sarportal.__file__).parent
-ROOMS = ("web.transactions", "web.stats", "web.people", "web.saved_views", "web.approvals")
-SERVICES = ("actions", "saved_views", "approvals")  # the rules that the pages and the API share
+ROOMS = (
+    "web.transactions",
+    "web.stats",
+    "web.people",
+    "web.saved_views",
+    "web.approvals",
+    "web.bulk",
+)
+SERVICES = (
+    "actions",
+    "saved_views",
+    "approvals",
+    "bulk",
+)  # the rules that the pages and the API share
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "domain": ("provider", "store", "auth", "stats", "jobs", "web", *SERVICES, "sandbox"),
     "provider": ("store", "auth", "stats", "jobs", "web", *SERVICES, "sandbox"),

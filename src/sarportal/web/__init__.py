@@ -77,6 +77,7 @@ def _register_blueprints(app: Flask) -> None:
     from sarportal.web.api import approvals as api_approvals
     from sarportal.web.api import openapi, stats, transaction, transactions, views
     from sarportal.web.approvals import pages as approvals
+    from sarportal.web.bulk import pages as bulk
 
     del transaction  # imported for its blueprint, which nests under the detail page's
     from sarportal.web.people import account, admin, signin
@@ -86,7 +87,7 @@ def _register_blueprints(app: Flask) -> None:
 
     modules = (
         signin, account, admin, dashboard, api, transactions, detail, table, saved_views,
-        approvals,
+        approvals, bulk,
     )  # fmt: skip
     for module in modules:
         app.register_blueprint(module.bp)

@@ -268,6 +268,35 @@ PROBLEMS: Final[dict[str, Problem]] = {
             "wanted, ask for it again from the transaction's page."
         ),
     ),
+    # -- bulk actions
+    "bulk_not_found": Problem(
+        404,
+        _l("Bulk action not found"),
+        _l("There is no such bulk action of yours."),
+    ),
+    "bulk_too_many": Problem(
+        400,
+        _l("Too many transactions"),
+        _l(
+            "A bulk action takes at most 1,000 transactions. Please narrow the filters (a "
+            "shorter period, one shop) or split the file."
+        ),
+    ),
+    "bulk_empty": Problem(
+        400,
+        _l("Nothing to do"),
+        _l("None of the chosen transactions allows this action now."),
+    ),
+    "bulk_started": Problem(
+        409,
+        _l("Started already"),
+        _l("This bulk action has been started already; its page shows how far it is."),
+    ),
+    "bulk_finished": Problem(
+        409,
+        _l("Finished already"),
+        _l("This bulk action has ended; nothing is left to stop."),
+    ),
     # -- the portal itself
     "csrf_failed": Problem(
         400,
