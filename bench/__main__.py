@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import time
 
-from bench import decode_cases, load_cases, portal_cases, readme, sandbox_cases, stats_cases
+from bench import (
+    bulk_cases,
+    decode_cases,
+    load_cases,
+    portal_cases,
+    readme,
+    sandbox_cases,
+    stats_cases,
+)
 from bench.harness import QUICK, Report
 
 
@@ -16,6 +24,7 @@ def main() -> None:
         ("sandbox", sandbox_cases),
         ("decoding", decode_cases),
         ("statistics", stats_cases),
+        ("bulk actions", bulk_cases),
         ("portal, one user", portal_cases),
         ("portal, many users", load_cases),
     ):

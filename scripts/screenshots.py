@@ -27,6 +27,7 @@ PAGES = [
     ("transactions", "/transactions", "operator"),
     ("transaction-detail", None, "operator"),
     ("views-menu", "/transactions?status=captured&country=CH", "operator"),
+    ("bulk-review", None, "operator"),
     ("saved-views", "/views", "operator"),
     ("account", "/account", "operator"),
     ("admin-users", "/admin/users", "admin"),
@@ -150,7 +151,13 @@ def main() -> None:
                     if name == "approvals":
                         _ask_for_approval(context, contexts["operator"], base)
                     page = context.new_page()  # type: ignore[attr-defined]
-                    if path is None:  # the first transaction of the table
+                    if name == "bulk-review":  # three ticked rows, to be captured in bulk
+                        page.goto(f"{base}/transactions?status=authorized&country=DE")
+                        for number in range(3):
+                            page.locator("input.portal-bulk-tick").nth(number).check()
+                        page.locator("#bulk-menu").click()
+                        page.get_by_role("button", name="Capture in full…").click()
+                    elif path is None:  # the first transaction of the table
                         page.goto(f"{base}/transactions")
                         page.locator("table a[href^='/transactions/tx_']").first.click()
                     else:
