@@ -13,6 +13,7 @@ import logging
 import ssl
 import threading
 import time
+import tracemalloc
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -462,11 +463,15 @@ def test_a_bulk_page_is_freed_when_dropped_not_left_to_the_cyclic_collector(
     session.list_page_raw({"limit": 1000})  # the token, fetched once
     gc.collect()
     gc.disable()
+    tracemalloc.start()
     try:
+        before = tracemalloc.get_traced_memory()[0]
         for _ in range(5):
             assert session.list_page_raw({"limit": 1000}) == page_server.body
-        left = [thing for thing in gc.get_objects() if isinstance(thing, httpx.Response)]
+        left = tracemalloc.get_traced_memory()[0] - before
     finally:
+        tracemalloc.stop()
         gc.enable()
     provider.close()
-    assert left == []
+    # Five dropped pages of 390 KB each: none may still be held (a cycle would hold them all).
+    assert left < len(page_server.body) // 2

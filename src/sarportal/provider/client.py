@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 import msgspec
@@ -32,11 +33,18 @@ from sarportal.provider.models import (
     TransactionSummary,
 )
 from sarportal.provider.timing import provider_call
-from sarportal.provider.transport import ProviderConfig, make_bulk_client, make_client, translated
+from sarportal.provider.transport import (
+    BulkReader,
+    BulkResponse,
+    ProviderConfig,
+    make_client,
+    translated,
+)
 
 log = logging.getLogger("sarportal.provider")
 
 T = TypeVar("T")
+R = TypeVar("R", httpx.Response, BulkResponse)
 Params = Mapping[str, str | int | bool | datetime | Sequence[str | int] | None]
 TOKEN_MARGIN_SECONDS = 30.0
 
@@ -80,7 +88,7 @@ class TokenCache:
         self._tokens.pop(credentials.key, None)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: httpx.Response | BulkResponse) -> float | None:
     value = response.headers.get("retry-after")
     if value is None:
         return None
@@ -93,8 +101,8 @@ def _retry_after(response: httpx.Response) -> float | None:
 class Provider:
     """The portal's one door to the provider: pools of verified connections and a token cache.
 
-    `http` carries the interactive requests; `bulk_http` only the list pages a statistics job
-    downloads in bulk (`request(..., bulk=True)`), which it reads with less CPU.
+    `http` carries the interactive requests; `bulk` only the list pages a statistics job
+    downloads (`read_bulk`), which it reads with less CPU.
     """
 
     def __init__(
@@ -102,20 +110,20 @@ class Provider:
         config: ProviderConfig,
         *,
         http: httpx.Client | None = None,
-        bulk_http: httpx.Client | None = None,
+        bulk: BulkReader | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[float, float], float] = random.uniform,
     ) -> None:
         self.config = config
         self._http = http or make_client(config)
-        self._bulk_http = bulk_http or make_bulk_client(config)
+        self._bulk = bulk or BulkReader(config)
         self._tokens = TokenCache()
         self._sleep = sleep
         self._jitter = jitter
 
     def close(self) -> None:
         self._http.close()
-        self._bulk_http.close()
+        self._bulk.close()
 
     def session(self, credentials: Credentials) -> ProviderSession:
         """The provider as seen with one user's credentials."""
@@ -155,30 +163,52 @@ class Provider:
         params: Params | None = None,
         body: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
-        bulk: bool = False,
     ) -> httpx.Response:
-        """Send one request with retries; return the successful response.
+        """Send one request with retries; return the successful response (see `_with_retries`)."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        query = _query(params)
+
+        def send(authorization: str) -> httpx.Response:
+            with translated(method, path):
+                return self._http.request(
+                    method, path, params=query, json=body,
+                    headers={**headers, "Authorization": authorization},
+                )  # fmt: skip
+
+        retriable = method == "GET" or idempotency_key is not None
+        return self._with_retries(credentials, method, path, send, retriable=retriable)
+
+    def read_bulk(self, credentials: Credentials, path: str, params: Params | None) -> bytes:
+        """GET a large body over the bulk reader, with the same retries and tokens."""
+        pairs = _query_pairs(params)
+        target = f"{path}?{urlencode(pairs)}" if pairs else path
+
+        def send(authorization: str) -> BulkResponse:
+            return self._bulk.get(target, {"Authorization": authorization})
+
+        return self._with_retries(credentials, "GET", path, send, retriable=True).content
+
+    def _with_retries(
+        self,
+        credentials: Credentials,
+        method: str,
+        path: str,
+        send: Callable[[str], R],
+        *,
+        retriable: bool,
+    ) -> R:
+        """`send(authorization)` until it succeeds or may not be tried again.
 
         Reads, and writes that carry an idempotency key, are retried on timeouts, 5xx and 429
         (honouring Retry-After); a 401 refreshes the token once. A TLS failure is never retried.
-        `bulk` sends it over the client for large bodies.
         """
-        http = self._bulk_http if bulk else self._http
-        retriable = method == "GET" or idempotency_key is not None
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         refreshed = False
         attempt = 0
         while True:
             token = self._tokens.get(credentials, self._fetch_token)
             try:
-                with translated(method, path), provider_call():
-                    response = http.request(
-                        method,
-                        path,
-                        params=_query(params),
-                        json=body,
-                        headers={**headers, "Authorization": f"Bearer {token}"},
-                    )
+                with provider_call():
+                    response = send(f"Bearer {token}")
                 if response.status_code == 401 and not refreshed:
                     self._tokens.forget(credentials)
                     refreshed = True
@@ -197,7 +227,7 @@ class Provider:
                 attempt += 1
                 self._sleep(delay)
 
-    def _error(self, response: httpx.Response) -> ProviderError:
+    def _error(self, response: httpx.Response | BulkResponse) -> ProviderError:
         problem: dict[str, Any] | None = None
         try:
             decoded = msgspec.json.decode(response.content, type=Problem)
@@ -242,10 +272,7 @@ class ProviderSession:
 
     def list_page_raw(self, params: Params) -> bytes:
         """One page of the list as the provider's bytes, for decoding straight into columns."""
-        response = self._provider.request(
-            self._credentials, "GET", "/v1/transactions", params=params, bulk=True
-        )
-        return _unbound(response).content
+        return self._provider.read_bulk(self._credentials, "/v1/transactions", params)
 
     def iter_transactions(
         self, params: Params, page_size: int = 1000
@@ -293,18 +320,15 @@ class ProviderSession:
         return self._act(transaction_id, "cancellations", {}, idempotency_key)
 
 
-def _unbound(response: httpx.Response) -> httpx.Response:
-    """The read response without the stream httpx 0.28 binds to it in a reference cycle
-    (encode/httpx#3733), so that its body is freed when dropped, not at the next cyclic collection:
-    bulk pages then reuse freed memory instead of faulting in new pages (~0.4 ms CPU a page)."""
-    response.stream = httpx.ByteStream(response.content)
-    return response
-
-
 def _query(params: Params | None) -> httpx.QueryParams:
+    pairs: list[tuple[str, str | int | float | bool | None]] = [*_query_pairs(params)]
+    return httpx.QueryParams(pairs)
+
+
+def _query_pairs(params: Params | None) -> list[tuple[str, str]]:
     """The provider's query encoding, the one place values become text: lists repeat, booleans
     are true/false, times RFC 3339 in UTC, None is left out."""
-    pairs: list[tuple[str, str | int | float | bool | None]] = []
+    pairs: list[tuple[str, str]] = []
     for name, value in (params or {}).items():
         if value is None:
             continue
@@ -317,7 +341,7 @@ def _query(params: Params | None) -> httpx.QueryParams:
             else:
                 text = str(item)
             pairs.append((name, text))
-    return httpx.QueryParams(pairs)
+    return pairs
 
 
 def _segment(identifier: str) -> str:
