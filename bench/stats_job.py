@@ -1,21 +1,29 @@
 """One statistics job in a process of its own, so its CPU time and peak memory are its own.
 
 `python -m bench.stats_job MODE URL CA [--concurrency N] [--rate R]` prints one JSON line with the
-wall time, the process's CPU time, its peak RSS, the rows read and the seconds to the first
-partial figures. MODE is `engine` (the portal's engine), `floor` (download the same shards'
-pages with the same concurrency and do nothing with them) or `plain` (one page after another,
-stdlib json, a pandas frame per page, grouped into the same tables as the engine's
-aggregate). `check` holds the row count and, for `engine` and `plain`, the counts by status and
-the amounts by currency, which the bench compares.
+wall time, the CPU time of the process and the children it waited for, its peak RSS, the rows
+read and the seconds to the first partial figures. MODE is
+- `engine`: the portal's engine (shards on threads);
+- `processes`: the same shards, each fetched, decoded and folded by the engine's own functions in
+  one of N forked processes (a fresh provider client each), the aggregates merged at the end: how
+  the engine would do without the threads' contention for the GIL;
+- `floor`: download the same shards' pages with the same concurrency and do nothing with them
+  (the rows are the provider's `total_count` of each shard, not counted in the bodies);
+- `plain`: one page after another, stdlib json, a pandas frame per page, grouped into the same
+  tables as the engine's aggregate.
+`check` holds the row count and, except for `floor`, the counts by status and the amounts by
+currency, which the bench compares.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
+import resource
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +32,10 @@ from bench.processes import peak_rss_mb
 from sarportal.domain.moments import rfc3339
 from sarportal.provider import Credentials, Provider, ProviderConfig
 from sarportal.stats import TokenBucket, plan_shards, run
-from sarportal.stats.aggregate import AMOUNT_EDGES, DAYS_TO_PAY_MAX
+from sarportal.stats.aggregate import AMOUNT_EDGES, DAYS_TO_PAY_MAX, Aggregate, merge
+from sarportal.stats.columns import PageDecoder
+from sarportal.stats.engine import batched, fetch_shard
+from sarportal.stats.figures import figures
 
 CREDENTIALS = Credentials("demo-viewer", "demo-viewer-secret")
 Outcome = tuple[dict[str, Any], float | None]  # what the job checks, seconds to first figures
@@ -52,19 +63,51 @@ def engine(session: Any, concurrency: int, rate: float | None) -> Outcome:
         on_progress=progress,
         previous_period=False,
     )
-    figures = result.figures()
-    check = {
-        "rows": int(figures["totals"]["count"]),
-        "by_status": {s: n for s, n in figures["by_status"].items() if n},
-        "amount_by_currency": figures["totals"]["amount_by_currency"],
+    return _check(result.figures()), (first[0] if first else None)
+
+
+def _check(found: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "rows": int(found["totals"]["count"]),
+        "by_status": {s: n for s, n in found["by_status"].items() if n},
+        "amount_by_currency": found["totals"]["amount_by_currency"],
     }
-    return check, (first[0] if first else None)
 
 
-def _next_cursor(body: bytes) -> str | None:
-    tail = json.loads(b"{" + body[body.rindex(b'"has_more"') :])
-    cursor: str | None = tail["next_cursor"]
-    return cursor
+_child: dict[str, Any] = {}
+
+
+def _start_child(url: str, ca: Path) -> None:
+    """A forked process's own provider client: no connection is shared with the parent."""
+    _child["session"] = Provider(ProviderConfig(url, ca_bundle=ca)).session(CREDENTIALS)
+
+
+def _fold_shard(shard: Any) -> dict[str, Any]:
+    session = _child["session"]
+    into = Aggregate("UTC")
+    pages = fetch_shard(shard, {}, lambda params, cursor: session.list_page_raw(
+        {**params, "cursor": cursor}), decoder=PageDecoder(), limiter=TokenBucket())  # fmt: skip
+    for batch in batched(pages):
+        into.fold(batch)
+    return into.to_dict()
+
+
+def processes(session: Any, concurrency: int, rate: float | None) -> Outcome:
+    start, end = _range()
+    shards = plan_shards(start, end, target_shards=2 * concurrency)
+    fork = multiprocessing.get_context("fork")  # this process has no threads yet
+    config = session._provider.config
+    with ProcessPoolExecutor(concurrency, mp_context=fork, initializer=_start_child,
+                             initargs=(config.base_url, config.ca_bundle)) as pool:  # fmt: skip
+        parts = list(pool.map(_fold_shard, shards))
+    total = merge(*(Aggregate.from_dict(part) for part in parts))
+    return _check(figures(total, None, period_end=end, period_start=start)), None
+
+
+def _tail(body: bytes) -> dict[str, Any]:
+    """The page's fields after its rows (has_more, next_cursor, total_count)."""
+    tail: dict[str, Any] = json.loads(b"{" + body[body.rindex(b'"has_more"') :])
+    return tail
 
 
 def floor(session: Any, concurrency: int, rate: float | None) -> Outcome:
@@ -73,13 +116,15 @@ def floor(session: Any, concurrency: int, rate: float | None) -> Outcome:
     limiter = TokenBucket(rate) if rate else None
 
     def walk(shard: Any) -> int:
-        params, cursor, size = shard.filters({}), None, 0
+        params, cursor = shard.filters({}), None
+        ask: dict[str, Any] = {**params, "include_total": "true"}
         while True:
             if limiter:
                 limiter.acquire()
-            body = session.list_page_raw({**params, "cursor": cursor})
-            size += body.count(b'"id":')
-            cursor = _next_cursor(body)
+            tail = _tail(session.list_page_raw({**ask, "cursor": cursor}))
+            if "include_total" in ask:
+                size = int(tail["total_count"])
+            ask, cursor = params, tail["next_cursor"]
             if cursor is None:
                 return size
 
@@ -138,9 +183,15 @@ def plain(session: Any, concurrency: int, rate: float | None) -> Outcome:
     return check, None
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of the children it has waited for."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["engine", "floor", "plain"])
+    parser.add_argument("mode", choices=["engine", "processes", "floor", "plain"])
     parser.add_argument("url")
     parser.add_argument("ca", type=Path)
     parser.add_argument("--concurrency", type=int, default=4)
@@ -149,10 +200,10 @@ def main() -> None:
     provider = Provider(ProviderConfig(args.url, ca_bundle=args.ca))
     session = provider.session(CREDENTIALS)
     session.list_transactions({"limit": 1})  # token and connection, outside the measurement
-    work = {"engine": engine, "floor": floor, "plain": plain}[args.mode]
-    cpu0, wall0 = time.process_time(), time.perf_counter()
+    work = {"engine": engine, "processes": processes, "floor": floor, "plain": plain}[args.mode]
+    cpu0, wall0 = _cpu(), time.perf_counter()
     check, first = work(session, args.concurrency, args.rate or None)
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent that started us.
     peak = peak_rss_mb(os.getpid())
     print(json.dumps({"wall": wall, "cpu": cpu, "peak_mb": peak, "rows": check["rows"],
