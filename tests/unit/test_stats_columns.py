@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 
 import pytest
@@ -85,6 +87,29 @@ def test_unknown_currencies_countries_and_shops_are_interned_not_dropped() -> No
     assert second.currency[1] == first.currency[0]  # one code per name for the whole job
     assert second.shop[1] == first.shop[0]
     assert vocab.countries.name(int(first.country[0])) == "ZZ"
+
+
+def test_threads_sharing_one_decoder_each_read_their_pages_right() -> None:
+    """Eight threads decode pages of new shops and currencies at once, so that combinations of
+    categories are added to the job's table while others read it."""
+    pages = [
+        page([summary(currency=f"X{t}{n % 3}", shop=f"shop-{t}-{n}", country=f"Q{n % 4}")
+              for n in range(40)])
+        for t in range(8)
+    ]  # fmt: skip
+    decoder = PageDecoder()
+    start = threading.Barrier(8)
+
+    def decode_all(raw: bytes) -> list[Columns]:
+        start.wait()
+        return [decoder.decode(raw) for _ in range(20)]
+
+    with ThreadPoolExecutor(8) as pool:
+        decoded = list(pool.map(decode_all, pages))
+    for raw, columns in zip(pages, decoded, strict=True):
+        for one in columns:
+            assert_columns_equal_rows(one, raw)
+    assert len(decoder.vocabularies.shops.names) == 8 * 40
 
 
 def test_no_identifying_field_reaches_the_columns() -> None:

@@ -7,12 +7,13 @@ field and vectorised parsing of the fixed-width RFC 3339 times. Identifying fiel
 
 Category columns are small-int codes: fixed vocabularies for the contract's enums, and for
 currencies, countries and shops a per-job `Vocabularies` that starts with the known names and
-interns unknown ones as they appear (never dropping a row).
+interns unknown ones as they appear (never dropping a row). A row's eight category values are
+looked up at once, as one tuple in a per-job table of the combinations seen so far (a few
+hundred in practice), whose codes index a matrix of the eight columns' codes.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -37,29 +38,6 @@ CUSTOMER_TYPES = vocabulary.CUSTOMER_TYPES
 DUNNING_LEVELS = tuple(str(level) for level in vocabulary.DUNNING_LEVELS)
 KNOWN_CURRENCIES = ("EUR", "CHF", "GBP", "USD", "PLN", "CZK", "HUF", "SEK", "DKK", "NOK")
 KNOWN_COUNTRIES = ("DE", "AT", "CH", "NL", "BE", "LU", "FR", "IT", "ES", "PL", "CZ", "DK", "SE")
-
-# Every combination of the contract's enums (status, settlement, method, customer type, dunning
-# level) gets one code, so a row's five enum values cost one dictionary look-up.
-_ENUM_COMBINATIONS = {
-    key: code
-    for code, key in enumerate(
-        itertools.product(
-            STATUSES,
-            (None, *SETTLEMENTS[1:]),
-            PAYMENT_METHODS,
-            CUSTOMER_TYPES,
-            vocabulary.DUNNING_LEVELS,
-        )
-    )
-}
-_ENUM_PARTS = np.array(
-    [
-        (STATUSES.index(st), SETTLEMENTS.index(se or "none"), PAYMENT_METHODS.index(m),
-         CUSTOMER_TYPES.index(ct), level)
-        for st, se, m, ct, level in _ENUM_COMBINATIONS
-    ],
-    dtype=np.int8,
-)  # fmt: skip
 
 
 class PageDecodeError(ValueError):
@@ -95,24 +73,13 @@ class _Page(msgspec.Struct, gc=False):
 _PAGE_DECODER = msgspec.json.Decoder(_Page)
 
 
-class _Interning(dict[str, int]):
-    """Name → code; a name not seen before gets the next code (under the vocabulary's lock)."""
-
-    def __init__(self, owner: Vocabulary) -> None:
-        super().__init__()
-        self._owner = owner
-
-    def __missing__(self, name: str) -> int:
-        return self._owner.intern(name)
-
-
 class Vocabulary:
     """Names ↔ small-int codes: fixed names first, unknown ones interned as they appear."""
 
     def __init__(self, fixed: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._names: list[str] = []
-        self._codes = _Interning(self)
+        self._codes: dict[str, int] = {}
         for name in fixed:
             self.intern(name)
 
@@ -123,12 +90,8 @@ class Vocabulary:
             if code is None:
                 code = len(self._names)
                 self._names.append(name)  # before the code is visible, so `name()` can find it
-                dict.__setitem__(self._codes, name, code)
+                self._codes[name] = code
             return code
-
-    def encode(self, values: Sequence[str]) -> NameCodeArray:
-        """The codes of many names at once."""
-        return np.fromiter(map(self._codes.__getitem__, values), np.int32, len(values))
 
     def name(self, code: int) -> str:
         return self._names[code]
@@ -136,6 +99,48 @@ class Vocabulary:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(self._names)
+
+
+Category = tuple[str, str | None, str, str, int, str, str, str]
+
+
+class _Combinations(dict[Category, int]):
+    """The category combinations of one job: (status, settlement, method, customer type,
+    dunning level, currency, country, shop) → a code, new ones added as they appear; `parts`
+    turns codes into the eight columns' codes."""
+
+    def __init__(self, vocabularies: Vocabularies) -> None:
+        super().__init__()
+        self._vocabularies = vocabularies
+        self._lock = threading.Lock()
+        self._rows: list[tuple[int, ...]] = []
+        self._matrix = np.zeros((8, 0), np.int32)
+
+    def __missing__(self, key: Category) -> int:
+        status, settlement, method, customer_type, level, currency, country, shop = key
+        vocab = self._vocabularies
+        row = (
+            STATUSES.index(status), SETTLEMENTS.index(settlement or "none"),
+            PAYMENT_METHODS.index(method), CUSTOMER_TYPES.index(customer_type), level,
+            vocab.currencies.intern(currency), vocab.countries.intern(country),
+            vocab.shops.intern(shop),
+        )  # fmt: skip
+        with self._lock:
+            code = self.get(key)
+            if code is None:
+                code = len(self._rows)
+                self._rows.append(row)  # before the code is visible, so `parts` can find it
+                dict.__setitem__(self, key, code)
+            return code
+
+    def parts(self, codes: NameCodeArray) -> NameCodeArray:
+        """The eight columns' codes (one row each) of the combinations `codes`."""
+        matrix = self._matrix
+        if codes.shape[0] and int(codes.max()) >= matrix.shape[1]:
+            with self._lock:
+                matrix = self._matrix = np.array(self._rows, np.int32).reshape(-1, 8).T.copy()
+        parts: NameCodeArray = matrix[:, codes]
+        return parts
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,7 @@ class PageDecoder:
 
     def __init__(self, vocabularies: Vocabularies | None = None) -> None:
         self.vocabularies = vocabularies or Vocabularies()
+        self._combinations = _Combinations(self.vocabularies)
 
     def decode(self, raw: bytes) -> Columns:
         """The columns of one raw `GET /v1/transactions` response body."""
@@ -222,20 +228,20 @@ class PageDecoder:
             due_dates = parse_dates([r.due_date or NULL_DATE for r in rows])
         except ValueError as exc:
             raise PageDecodeError(str(exc)) from exc
-        enums = _ENUM_PARTS[
+        categories = self._combinations.parts(
             np.fromiter(
                 map(
-                    _ENUM_COMBINATIONS.__getitem__,
+                    self._combinations.__getitem__,
                     [
                         (r.status, r.settlement_status, r.payment_method, r.customer_type,
-                         r.dunning_level)
+                         r.dunning_level, r.currency, r.country, r.shop)
                         for r in rows
                     ],
                 ),
-                np.int16,
+                np.int32,
                 n,
             )
-        ].T  # fmt: skip
+        )  # fmt: skip
         return Columns(
             created_at=times[:n],
             captured_at=times[n : 2 * n],
@@ -245,14 +251,14 @@ class PageDecoder:
             captured_amount=np.fromiter([r.captured_amount for r in rows], np.int64, n),
             refunded_amount=np.fromiter([r.refunded_amount for r in rows], np.int64, n),
             cancelled_amount=np.fromiter([r.cancelled_amount for r in rows], np.int64, n),
-            status=enums[0],
-            settlement_status=enums[1],
-            payment_method=enums[2],
-            customer_type=enums[3],
-            dunning_level=enums[4],
-            currency=vocab.currencies.encode([r.currency for r in rows]),
-            country=vocab.countries.encode([r.country for r in rows]),
-            shop=vocab.shops.encode([r.shop for r in rows]),
+            status=categories[0].astype(np.int8),
+            settlement_status=categories[1].astype(np.int8),
+            payment_method=categories[2].astype(np.int8),
+            customer_type=categories[3].astype(np.int8),
+            dunning_level=categories[4].astype(np.int8),
+            currency=categories[5],
+            country=categories[6],
+            shop=categories[7],
             vocabularies=vocab,
             has_more=page.has_more,
             next_cursor=page.next_cursor,
