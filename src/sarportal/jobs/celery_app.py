@@ -33,7 +33,7 @@ from sarportal.jobs.work import (
 )
 from sarportal.provider import Provider
 from sarportal.stats import Aggregate, PageDecoder, RunCancelled, Shard, batched, fetch_shard
-from sarportal.stats.engine import plan
+from sarportal.stats.engine import CPU_TURN, plan
 from sarportal.store import Store
 
 log = logging.getLogger("sarportal.jobs")
@@ -196,7 +196,8 @@ def _shard_task(
             cancelled=lambda: state.halted(job_id),
         )
         for page in batched(shard_pages):
-            aggregate.fold(page)
+            with CPU_TURN:  # as in the engine's own run, for workers with several threads
+                aggregate.fold(page)
             pages, rows = pages + page.pages, rows + len(page)
             total = page.total_count if total is None else total
             if not page.has_more or time.monotonic() - written >= WRITE_INTERVAL:
