@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import httpx
@@ -33,6 +32,7 @@ from sarportal.provider.errors import (
 log = logging.getLogger("sarportal.provider")
 
 TLS_MESSAGE = "The provider's identity could not be verified."
+HEADERS = {"User-Agent": "sarportal", "Accept": "application/json"}  # on every request, both ways
 
 
 class InsecureProviderURL(ValueError):
@@ -82,7 +82,7 @@ def make_client(config: ProviderConfig) -> httpx.Client:
         base_url=config.base_url,
         timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
         follow_redirects=False,
-        headers={"User-Agent": "sarportal", "Accept": "application/json"},
+        headers=HEADERS,
         verify=config.ssl_context(),
         http2=config.http2,
         limits=httpx.Limits(
@@ -123,7 +123,6 @@ class BulkReader:
         self._idle: list[http.client.HTTPSConnection] = []
         self._lock = threading.Lock()
         self._closed = False
-        self.headers = {"User-Agent": "sarportal", "Accept": "application/json"}
 
     def get(self, target: str, headers: dict[str, str]) -> BulkResponse:
         """GET `target` (path and query) with `headers` added to the reader's own."""
@@ -132,12 +131,12 @@ class BulkReader:
         try:
             connection = self._checkout()
             try:
-                response = self._exchange(connection, target, {**self.headers, **headers})
+                response, will_close = self._exchange(connection, target, {**HEADERS, **headers})
             except Exception:
                 connection.close()
                 raise
-            self._checkin(connection, keep=not response.will_close)
-            return BulkResponse(response.status, response.headers, response.body)
+            self._checkin(connection, keep=not will_close)
+            return response
         finally:
             self._slots.release()
 
@@ -173,19 +172,13 @@ class BulkReader:
     @staticmethod
     def _exchange(
         connection: http.client.HTTPSConnection, target: str, headers: dict[str, str]
-    ) -> _Read:
+    ) -> tuple[BulkResponse, bool]:
+        """The answer, read whole, and whether the server closes the connection after it."""
         with _as_provider_errors("GET", connecting=False):
             connection.request("GET", target, headers=headers)
-            response = connection.getresponse()
-            body = response.read()
-            return _Read(response.status, response.headers, body, response.will_close)
-
-
-class _Read(NamedTuple):
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-    will_close: bool
+            answer = connection.getresponse()
+            body = answer.read()
+            return BulkResponse(answer.status, answer.headers, body), answer.will_close
 
 
 def _dropped(connection: http.client.HTTPSConnection) -> bool:

@@ -130,7 +130,7 @@ class _Combinations(dict[Category, int]):
             if code is None:
                 code = len(self._rows)
                 self._rows.append(row)  # before the code is visible, so `parts` can find it
-                dict.__setitem__(self, key, code)
+                self[key] = code
             return code
 
     def parts(self, codes: NameCodeArray) -> NameCodeArray:
