@@ -13,6 +13,8 @@ from openapi_spec_validator.validation.validators import OpenAPIV31SpecValidator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from sarportal.sandbox.render import SummaryRenderer
+
 DOCUMENT_URI = "urn:sarportal:provider-v1"
 SPEC: dict[str, Any] = yaml.safe_load(
     (files("sarportal") / "openapi" / "provider-v1.yaml").read_text(encoding="utf-8")
@@ -57,7 +59,16 @@ def test_operation_ids_are_the_agreed_ones() -> None:
         "createCapture",
         "createRefund",
         "createCancellation",
+        "exportTransactions",
     }
+
+
+def test_the_exports_columns_are_summary_fields_and_none_is_the_customers() -> None:
+    content = SPEC["paths"]["/v1/exports/transactions"]["get"]["responses"]["200"]["content"]
+    header = content["text/csv"]["example"].splitlines()[0].split(",")
+    summary = SPEC["components"]["schemas"]["TransactionSummary"]["properties"]
+    assert header == list(SummaryRenderer.CSV_COLUMNS)  # what the sandbox serves
+    assert set(header) <= set(summary) and "customer_id" not in header
 
 
 @pytest.mark.parametrize("case", V1_OPERATIONS, ids=op_id)

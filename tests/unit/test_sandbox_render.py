@@ -1,8 +1,11 @@
-"""The fast page renderer gives exactly the objects of the reference `Book.summaries`."""
+"""The fast page renderers (JSON and the CSV export) give exactly the reference `Book.summaries`."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -12,6 +15,7 @@ from hypothesis import strategies as st
 
 from sarportal.sandbox.book import Book
 from sarportal.sandbox.config import SandboxConfig
+from sarportal.sandbox.render import SummaryRenderer
 from sarportal.sandbox.server import build_app
 
 N = 4000
@@ -31,12 +35,41 @@ def test_rendered_page_equals_reference(book: Book, rows: list[int]) -> None:
     assert orjson.loads(book.renderer.render(picked)) == book.summaries(picked)
 
 
+def csv_rows(body: bytes) -> list[dict[str, str]]:
+    """The export read with the standard library's CSV reader (RFC 4180)."""
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
+
+
+def as_csv(summary: dict[str, Any]) -> dict[str, str]:
+    """A summary as the export writes it: its columns only, null as empty, numbers as text."""
+    columns = SummaryRenderer.CSV_COLUMNS
+    return {k: "" if summary[k] is None else str(summary[k]) for k in columns}
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.integers(0, N - 1), min_size=0, max_size=300))
+def test_exported_page_equals_reference(book: Book, rows: list[int]) -> None:
+    picked = np.asarray(rows, dtype=np.int64)
+    body = book.renderer.render_csv(picked)
+    assert body.startswith(b"id,created_at,status,") and body.endswith(b"\n")
+    assert csv_rows(body) == [as_csv(s) for s in book.summaries(picked)]
+
+
+def test_the_export_holds_no_customer_field() -> None:
+    assert not {"customer_id", "customer", "email", "name", "address"} & set(
+        SummaryRenderer.CSV_COLUMNS
+    )
+
+
 def test_rendered_page_follows_writes(book: Book) -> None:
     authorized = np.flatnonzero(book.data.status == 1)[:3]
     now = int(book.data.created[authorized].max()) + 60
     for row in authorized.tolist():
         book.capture(row, 1, now)
     assert orjson.loads(book.renderer.render(authorized)) == book.summaries(authorized)
+    assert csv_rows(book.renderer.render_csv(authorized)) == [
+        as_csv(s) for s in book.summaries(authorized)
+    ]
     assert all(s["captured_amount"] == 1 for s in book.summaries(authorized))
 
 
@@ -47,6 +80,7 @@ def test_large_numbers_and_other_merchants(tmp_path: Path) -> None:
     rows = np.arange(book.data.size, dtype=np.int64)
     book.renderer.refresh(rows[:5])
     assert orjson.loads(book.renderer.render(rows)) == book.summaries(rows)
+    assert csv_rows(book.renderer.render_csv(rows)) == [as_csv(s) for s in book.summaries(rows)]
 
 
 @settings(max_examples=50, deadline=None)

@@ -38,6 +38,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
+CSV = "text/csv; charset=utf-8"
 TX_PATH = re.compile(r"^/v1/transactions/([^/]+)(?:/(captures|refunds|cancellations))?$")
 CUSTOMER_PATH = re.compile(r"^/v1/customers/([^/]+)/transactions$")
 ACTION_FIELDS: dict[str, dict[str, type]] = {
@@ -65,10 +66,17 @@ class Response:
     headers: dict[str, str] | None = None
 
 
-def load_contract() -> bytes:
-    """The provider contract (OpenAPI 3.1) as JSON bytes."""
+EXPORT_PATH = "/v1/exports/transactions"
+
+
+def load_contract(*, export: bool = True) -> bytes:
+    """The provider contract (OpenAPI 3.1) as JSON bytes; without the optional CSV export for a
+    sandbox that does not offer it."""
     text = (importlib.resources.files("sarportal") / "openapi" / "provider-v1.yaml").read_text()
-    return orjson.dumps(yaml.safe_load(text))
+    document = yaml.safe_load(text)
+    if not export:
+        del document["paths"][EXPORT_PATH]
+    return orjson.dumps(document)
 
 
 class SandboxApp:
@@ -83,7 +91,7 @@ class SandboxApp:
         self.idempotency = Idempotency(time.monotonic)
         self.faults = Faults(config.fault_rate, config.seed)
         self.cursors = params.Cursors(secrets.token_bytes(32))
-        self.contract = load_contract()
+        self.contract = load_contract(export=config.export)
         self.requests_served = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -129,7 +137,8 @@ class SandboxApp:
             await asyncio.sleep(self.config.hang_seconds)
             return response
         if fault == "truncated":
-            return Response(response.status, response.body[: max(1, len(response.body) // 2)], JSON)
+            cut = response.body[: max(1, len(response.body) // 2)]  # as a broken proxy would
+            return Response(response.status, cut, response.content_type, response.headers)
         return Response(response.status, b'{"data": [<<not json>>', JSON)
 
     async def _route(self, request: Request) -> Response:
@@ -164,6 +173,10 @@ class SandboxApp:
             _allow(method, "GET")
             _require_scope(grant, READ)
             return self._list(book, params.parse_query(query, params.LIST_PARAMS))
+        if path == EXPORT_PATH and self.config.export:
+            _allow(method, "GET")
+            _require_scope(grant, READ)
+            return self._export(book, params.parse_query(query, params.LIST_PARAMS))
         match = CUSTOMER_PATH.match(path)
         if match:
             _allow(method, "GET")
@@ -212,6 +225,21 @@ class SandboxApp:
         # {"data": [...], "has_more": ..., ...}: the rendered rows spliced before the rest.
         body = b'{"data":' + book.renderer.render(page.rows) + b"," + orjson.dumps(rest)[1:]
         return Response(200, body)
+
+    def _export(self, book: Book, query_params: dict[str, list[str]]) -> Response:
+        query = params.parse_list(
+            query_params, book.data.shops, self.cursors, paging=params.EXPORT_PAGING
+        )
+        after = None if query.after is None else query.after[0]
+        page = book.page(query.filters, ascending=query.ascending, after=after, limit=query.limit)
+        headers = {"X-Has-More": "true" if page.has_more else "false",
+                   "X-Row-Count": str(page.rows.shape[0])}  # fmt: skip
+        if page.has_more:
+            position = (int(page.rows[-1]),)
+            headers["X-Next-Cursor"] = self.cursors.issue(query.filters, query.order, position)
+        if query.include_total:
+            headers["X-Total-Count"] = str(book.count(query.filters))
+        return Response(200, book.renderer.render_csv(page.rows), CSV, headers)
 
     async def _write(
         self, request: Request, book: Book, grant: Grant, transaction_id: str, action: str

@@ -57,6 +57,11 @@ from sarportal.sandbox.vocab import AUTHORIZATION_DAYS
     type=click.IntRange(0, AUTHORIZATION_DAYS - 1),
     help="Orders of the last N days are not shipped yet: authorized, not captured or cancelled.",
 )
+@click.option(
+    "--without-export",
+    is_flag=True,
+    help="Offer no CSV export (as a provider that has only the paged list).",
+)
 def sandbox(
     host: str,
     port: int,
@@ -70,6 +75,7 @@ def sandbox(
     token_ttl: int,
     hang_seconds: float,
     backlog_days: int,
+    without_export: bool,
 ) -> None:
     """Run the provider API sandbox over HTTPS."""
     from sarportal.sandbox.server import serve
@@ -87,5 +93,6 @@ def sandbox(
         token_ttl=token_ttl,
         hang_seconds=hang_seconds,
         backlog_days=backlog_days,
+        export=not without_export,
     )
     serve(config, progress=lambda line: click.echo(line, err=True))

@@ -61,5 +61,6 @@ class SandboxConfig:
     token_ttl: int = 3600
     hang_seconds: float = 30.0
     backlog_days: int = 0  # recent days whose orders are not captured or cancelled yet
+    export: bool = True  # offer the CSV export (a provider without it speaks only the list)
     now: int | None = None  # the data's "today" as epoch seconds; None: the current time
     clients: tuple[Client, ...] = field(default=BUILT_IN_CLIENTS)

@@ -185,20 +185,36 @@ class Cursors:
         return position
 
 
+@dataclass(frozen=True)
+class Paging:
+    """What a list endpoint allows: its orders and its page sizes."""
+
+    orders: tuple[str, ...] = ORDERS
+    max_limit: int = 1000
+    default_limit: int = 100
+
+
+LIST_PAGING = Paging()
+EXPORT_PAGING = Paging(
+    orders=("created_desc", "created_asc"), max_limit=10_000, default_limit=10_000
+)
+
+
 def parse_list(
     params: dict[str, list[str]],
     shops: Sequence[str],
     cursors: Cursors,
     customer: int | None = None,
+    paging: Paging = LIST_PAGING,
 ) -> ListQuery:
     filters = parse_filters(params, shops)
     if customer is not None:
         filters = replace(filters, customer=customer)
     order = _single(params, "order") or "created_desc"
-    if order not in ORDERS:
-        raise Problem.invalid("order", f"'order' must be one of {', '.join(ORDERS)}.")
+    if order not in paging.orders:
+        raise Problem.invalid("order", f"'order' must be one of {', '.join(paging.orders)}.")
     sort, _, way = order.rpartition("_")
-    limit = _integer(params, "limit", 1, 1000) or 100
+    limit = _integer(params, "limit", 1, paging.max_limit) or paging.default_limit
     include_total = _single(params, "include_total") or "false"
     if include_total not in ("true", "false"):
         raise Problem.invalid("include_total", "'include_total' must be true or false.")
