@@ -475,3 +475,47 @@ def test_a_bulk_page_is_freed_when_dropped_not_left_to_the_cyclic_collector(
     provider.close()
     # Five dropped pages of 390 KB each: none may still be held (a cycle would hold them all).
     assert left < len(page_server.body) // 2
+
+
+# -- the CSV export: export_page_raw, and finding out whether the provider offers it -----------
+
+
+def test_an_export_page_carries_the_page_state_of_its_headers(provider: Provider) -> None:
+    session = provider.session(VIEWER)
+    first = session.export_page_raw({"limit": 300, "include_total": "true", "status": "captured"})
+    listed = session.list_transactions(
+        {"limit": 300, "include_total": "true", "status": "captured"}
+    )
+    assert first.row_count == 300 == first.body.count(b"\n") - 1
+    assert first.has_more is True and first.next_cursor is not None
+    assert first.total_count == listed.total_count
+    ids = [line.split(b",", 1)[0].decode() for line in first.body.splitlines()[1:]]
+    assert ids == [row.id for row in listed.data]
+    assert "tx_" not in repr(first)  # the rows stay out of reprs and logs
+
+
+def test_an_answer_that_is_not_an_export_page_is_asked_for_again_then_refused(
+    make_sandbox: Any,
+) -> None:
+    handle = make_sandbox()
+    provider = _provider(handle, max_retries=2)
+    session = provider.session(VIEWER)
+    handle.running.app.faults.schedule("malformed", "/v1/exports/", "GET", 2)
+    assert session.export_page_raw({"limit": 5}).row_count == 5
+    handle.running.app.faults.schedule("malformed", "/v1/exports/", "GET", 3)
+    with pytest.raises(ProviderUnavailable):
+        session.export_page_raw({"limit": 5})
+    provider.close()
+
+
+def test_the_export_is_used_where_the_contract_offers_it_and_asked_once(
+    make_sandbox: Any,
+) -> None:
+    offering, plain = make_sandbox(), make_sandbox(export=False)
+    with_export, without = _provider(offering), _provider(plain)
+    before = offering.running.app.requests_served
+    assert [with_export.session(VIEWER).offers_export() for _ in range(3)] == [True] * 3
+    assert offering.running.app.requests_served == before + 1  # the contract, read once
+    assert without.session(VIEWER).offers_export() is False
+    with_export.close()
+    without.close()

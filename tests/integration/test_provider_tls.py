@@ -5,9 +5,10 @@ lines of `http.server` behind TLS contexts made with trustme, answering like the
 if the handshake ever succeeded (so a wrongly accepted connection shows up as data), and noting
 each request that got through.
 
-Each promise holds for both of the provider's clients: the interactive one (`list_transactions`)
-and the bulk one (`list_page_raw`). For the bulk read the token comes from a fake interactive
-client, so that the bulk client's connection is the first and only contact with the server.
+Each promise holds for both of the provider's clients: the interactive one (`list_transactions`,
+and `offers_export`, which reads the provider's contract) and the bulk one (`list_page_raw` and
+`export_page_raw`). For the bulk reads the token comes from a fake interactive client, so that the
+bulk client's connection is the first and only contact with the server.
 """
 
 from __future__ import annotations
@@ -34,15 +35,22 @@ SECRET = "tls-test-secret-value"
 CREDENTIALS = Credentials("tls-client", SECRET)
 TOKEN = {"access_token": "t", "token_type": "Bearer", "expires_in": 3600}
 PAGE: dict[str, object] = {"data": [], "has_more": False, "next_cursor": None}
-READS = ("list_transactions", "list_page_raw")
+EXPORT_CSV = b"id,created_at\n"
+CONTRACT = {"openapi": "3.1.0", "paths": {"/v1/exports/transactions": {"get": {}}}}
+READS = ("list_transactions", "list_page_raw", "export_page_raw", "offers_export")
+BULK_READS = ("list_page_raw", "export_page_raw")
 
 
 class _ProviderLike(BaseHTTPRequestHandler):
-    def _answer(self, body: dict[str, object]) -> None:
-        payload = json.dumps(body).encode()
+    def _answer(
+        self, body: dict[str, object] | bytes, media_type: str = "application/json", **headers: str
+    ) -> None:
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(200)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", media_type)
         self.send_header("Content-Length", str(len(payload)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
         self.end_headers()
         self.wfile.write(payload)
 
@@ -53,7 +61,12 @@ class _ProviderLike(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.paths.append(self.path)  # type: ignore[attr-defined]
-        self._answer(PAGE)
+        if self.path.startswith("/v1/exports/"):
+            self._answer(EXPORT_CSV, "text/csv", X_Has_More="false", X_Row_Count="0")
+        elif self.path == "/openapi.json":
+            self._answer(CONTRACT)
+        else:
+            self._answer(PAGE)
 
     def log_message(self, format: str, *args: object) -> None:
         return
@@ -114,13 +127,16 @@ def _token_only(request: httpx.Request) -> httpx.Response:
 def _read(url: str, ca_file: Path, read: str, **config: Any) -> Any:
     """One page from the server at `url` with `read`; what it returned."""
     interactive = None
-    if read == "list_page_raw":
+    if read in BULK_READS:
         interactive = httpx.Client(base_url=url, transport=httpx.MockTransport(_token_only))
     provider = Provider(
         ProviderConfig(url, ca_bundle=ca_file, max_retries=0, **config), http=interactive
     )
     try:
-        return getattr(provider.session(CREDENTIALS), read)({"limit": 1})
+        session = provider.session(CREDENTIALS)
+        if read == "offers_export":
+            return session.offers_export()
+        return getattr(session, read)({"limit": 1})
     finally:
         provider.close()
 
@@ -140,6 +156,12 @@ def _accepted(served: Served, ca_file: Path, read: str, **config: Any) -> None:
     if read == "list_page_raw":
         assert json.loads(returned) == PAGE
         assert served.paths == ["/v1/transactions?limit=1"]
+    elif read == "export_page_raw":
+        assert returned.body == EXPORT_CSV and returned.row_count == 0
+        assert served.paths == ["/v1/exports/transactions?limit=1"]
+    elif read == "offers_export":
+        assert returned is True
+        assert served.paths == ["/openapi.json"]
     else:
         assert returned.data == [] and returned.has_more is False
         assert served.paths == ["/oauth/token", "/v1/transactions?limit=1"]

@@ -21,6 +21,7 @@ from sarportal.provider.errors import (
     ProviderAuthError,
     ProviderError,
     ProviderNotFound,
+    ProviderTLSError,
     ProviderUnavailable,
     error_from_problem,
 )
@@ -120,6 +121,8 @@ class Provider:
         self._tokens = TokenCache()
         self._sleep = sleep
         self._jitter = jitter
+        self._discovery_lock = threading.Lock()
+        self._contract: tuple[float, dict[str, dict[str, object]]] | None = None
 
     def close(self) -> None:
         self._http.close()
@@ -178,7 +181,7 @@ class Provider:
         retriable = method == "GET" or idempotency_key is not None
         return self._with_retries(credentials, method, path, send, retriable=retriable)
 
-    def read_bulk(self, credentials: Credentials, path: str, params: Params | None) -> bytes:
+    def read_bulk(self, credentials: Credentials, path: str, params: Params | None) -> BulkResponse:
         """GET a large body over the bulk reader, with the same retries and tokens."""
         pairs = _query_pairs(params)
         target = f"{path}?{urlencode(pairs)}" if pairs else path
@@ -186,7 +189,30 @@ class Provider:
         def send(authorization: str) -> BulkResponse:
             return self._bulk.get(target, {"Authorization": authorization})
 
-        return self._with_retries(credentials, "GET", path, send, retriable=True).content
+        return self._with_retries(credentials, "GET", path, send, retriable=True)
+
+    def offers(self, path: str) -> bool:
+        """Whether the provider's contract (its `/openapi.json`) has `GET path`: optional parts
+        of the contract, such as the CSV export, are used only where offered. Asked at most
+        every `DISCOVERY_SECONDS`; a contract that cannot be read offers nothing extra."""
+        with self._discovery_lock:
+            if self._contract is None or time.monotonic() - self._contract[0] > DISCOVERY_SECONDS:
+                self._contract = (time.monotonic(), self._read_paths())
+            return "get" in self._contract[1].get(path, {})
+
+    def _read_paths(self) -> dict[str, dict[str, object]]:
+        try:
+            with translated("GET", "/openapi.json"), provider_call():
+                response = self._http.get("/openapi.json")
+            if response.status_code != 200:
+                return {}
+            return msgspec.json.decode(response.content, type=_Contract).paths
+        except ProviderError as error:
+            if isinstance(error, ProviderTLSError):
+                raise  # never a reason to carry on quietly
+            return {}
+        except msgspec.DecodeError:
+            return {}
 
     def _with_retries(
         self,
@@ -249,6 +275,50 @@ class Provider:
             ) from exc
 
 
+EXPORT_PATH = "/v1/exports/transactions"
+DISCOVERY_SECONDS = 600.0
+
+
+class _Contract(msgspec.Struct):
+    paths: dict[str, dict[str, object]] = {}
+
+
+@dataclass(frozen=True)
+class ExportPage:
+    """A page of the CSV export: the body, and the page state its headers carried."""
+
+    body: bytes = field(repr=False)
+    has_more: bool
+    next_cursor: str | None
+    row_count: int
+    total_count: int | None
+
+
+def _export_page(response: BulkResponse) -> ExportPage:
+    headers = response.headers
+    media_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    has_more = headers.get("x-has-more")
+    cursor = headers.get("x-next-cursor") or None
+    rows, total = headers.get("x-row-count") or "", headers.get("x-total-count")
+    if (
+        media_type != "text/csv"
+        or has_more not in ("true", "false")
+        or (has_more == "true") != (cursor is not None)
+        or not rows.isdigit()
+        or (total is not None and not total.isdigit())
+    ):
+        raise ProviderUnavailable(
+            "The provider's answer could not be read.", status=response.status_code
+        )
+    return ExportPage(
+        response.content,
+        has_more == "true",
+        cursor,
+        int(rows),
+        None if total is None else int(total),
+    )
+
+
 class ProviderSession:
     """Typed operations of the provider API for one user's credentials."""
 
@@ -272,7 +342,23 @@ class ProviderSession:
 
     def list_page_raw(self, params: Params) -> bytes:
         """One page of the list as the provider's bytes, for decoding straight into columns."""
-        return self._provider.read_bulk(self._credentials, "/v1/transactions", params)
+        return self._provider.read_bulk(self._credentials, "/v1/transactions", params).content
+
+    def offers_export(self) -> bool:
+        """Whether the provider offers the CSV export (`export_page_raw`)."""
+        return self._provider.offers(EXPORT_PATH)
+
+    def export_page_raw(self, params: Params) -> ExportPage:
+        """One page of the CSV export, its body as the provider's bytes and its page state from
+        the headers (checked: an answer that is not an export page is the provider's fault)."""
+        for attempt in range(self._provider.config.max_retries + 1):
+            response = self._provider.read_bulk(self._credentials, EXPORT_PATH, params)
+            try:
+                return _export_page(response)
+            except ProviderUnavailable:  # a garbled answer to a read: ask again
+                if attempt == self._provider.config.max_retries:
+                    raise
+        raise AssertionError("unreachable")
 
     def iter_transactions(
         self, params: Params, page_size: int = 1000
