@@ -6,12 +6,14 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import logging
 import threading
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,8 @@ from sarportal.jobs.celery_app import QUEUE, SHARD_TASK
 from sarportal.jobs.codes import PROVIDER_UNAVAILABLE
 from sarportal.jobs.redis_jobs import RedisJobs
 from sarportal.jobs.threads import ThreadJobs
+from sarportal.provider import Provider, ProviderConfig
+from sarportal.sandbox.server import sandbox_in_thread
 from sarportal.stats import Aggregate, PageDecoder
 from tests.fixtures.jobs import JobsDatabases, JobsWorld, jobs_config, wait_for
 from tests.fixtures.sandbox import SECRETS
@@ -115,6 +119,37 @@ def test_threads_and_celery_agree_with_the_ground_truth(
     assert celery_done.progress["shards_done"] == celery_done.progress["shards_total"]
 
 
+def test_a_provider_without_the_export_is_read_through_its_list_with_the_same_result(
+    jobs_world: JobsWorld,
+    thread_jobs: ThreadJobs,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The same data (same seed and size) behind a sandbox that offers only the paged list: the
+    job finds out from the provider's contract and reads the list; the jobs world's sandbox
+    offers the export, which its job reads."""
+    config = replace(
+        jobs_world.sandbox.running.app.config, state_dir=tmp_path / "plain", port=0, export=False
+    )
+    with sandbox_in_thread(config) as running:
+        plain = Provider(ProviderConfig(running.url, ca_bundle=running.ca))
+        list_jobs = ThreadJobs(jobs_world.store, plain, jobs_config())
+        request = StatsRequest(RANGE)
+        with caplog.at_level(logging.INFO, logger="sarportal.jobs"):
+            over_list = list_jobs.submit(jobs_world.user_a, request)
+            over_export = thread_jobs.submit(jobs_world.user_a, request)
+            listed = finish(list_jobs, jobs_world.user_a, over_list)[-1]
+            exported = finish(thread_jobs, jobs_world.user_a, over_export)[-1]
+        list_jobs.close()
+        plain.close()
+    assert (listed.state, exported.state) == ("succeeded", "succeeded")
+    assert json.dumps(listed.result, sort_keys=True) == json.dumps(exported.result, sort_keys=True)
+    read = {
+        r.getMessage().rsplit(" ", 1)[-1] for r in caplog.records if "reading" in r.getMessage()
+    }
+    assert read == {"list", "export"}
+
+
 def test_two_worker_processes_share_one_job(
     jobs_world: JobsWorld, redis_jobs: RedisJobs, jobs_redis: redis.Redis
 ) -> None:
@@ -163,7 +198,7 @@ def test_user_b_cannot_read_or_cancel_user_a_job(jobs_world: JobsWorld, jobs: Jo
 def test_a_shard_that_keeps_failing_fails_the_job_without_a_result(
     jobs_world: JobsWorld, jobs: Jobs
 ) -> None:
-    jobs_world.faults(kind="error_500", path_prefix="/v1/transactions", count=100_000)
+    jobs_world.faults(kind="error_500", path_prefix="/v1/exports/transactions", count=100_000)
     try:
         view = jobs.submit(jobs_world.user_a, StatsRequest(RANGE), refresh=True)
         seen = finish(jobs, jobs_world.user_a, view, timeout=40)

@@ -22,9 +22,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sarportal.provider import Credentials, Provider, ProviderConfig
+from sarportal.provider.client import ProviderSession
 from sarportal.stats import PageDecoder, RunFailed, run
 from sarportal.stats.engine import Retries
-from tests.fixtures.sandbox import SandboxHandle
+from tests.fixtures.sandbox import SECRETS, SandboxHandle
 from tests.unit.test_stats_columns import assert_columns_equal_rows
 
 ZONE = "Europe/Berlin"
@@ -205,6 +207,33 @@ def test_figures_equal_a_ground_truth_from_the_listing(
     if previous_rows:
         eur = result.figures()["key_figures"].get("EUR")
         assert eur is None or eur["volume"]["previous"] == volume
+
+
+@pytest.fixture(scope="module")
+def viewer_session(sandbox: SandboxHandle) -> Iterator[ProviderSession]:
+    provider = Provider(ProviderConfig(sandbox.url, ca_bundle=sandbox.ca))
+    yield provider.session(Credentials("demo-viewer", SECRETS["demo-viewer"]))
+    provider.close()
+
+
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(filters=old_filters(), page_size=st.sampled_from([700, 2500, 10_000]))
+def test_the_csv_export_gives_the_figures_of_the_list(
+    viewer: httpx.Client, viewer_session: ProviderSession, filters: dict[str, Any], page_size: int
+) -> None:
+    """The same run over the provider's CSV export (pages of `page_size`, read by the portal's
+    provider client) and over the JSON list: the same figures, and both the ground truth."""
+
+    def fetch_export(params: dict[str, Any], cursor: str | None) -> Any:
+        return viewer_session.export_page_raw({**params, **({"cursor": cursor} if cursor else {})})
+
+    listed = run(filters, fetch_page_with(viewer), concurrency=3, time_zone=ZONE)
+    exported = run(filters, fetch_export, concurrency=3, time_zone=ZONE, page_size=page_size)
+    assert exported.figures() == listed.figures()
+    assert exported.progress == listed.progress | {"pages": exported.progress["pages"]}
+    assert_figures_match(exported.figures(), ground_truth(listing(viewer, filters)))
 
 
 def test_a_real_page_decodes_to_what_the_stdlib_reads(viewer: httpx.Client) -> None:

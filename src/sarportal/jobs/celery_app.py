@@ -28,7 +28,7 @@ from sarportal.jobs.work import (
     failure_code,
     log_failure,
     open_session,
-    page_fetcher,
+    page_source,
     provider_for,
 )
 from sarportal.provider import Provider
@@ -122,7 +122,7 @@ def _plan_task(task: Task[Any, Any], job_id: str, user_id: int, filters: dict[st
         config = runtime.config
         planned = plan(
             filters,
-            page_fetcher(session, gate),
+            page_source(session, gate).fetch_page,
             shards_per_period=config.shards_per_period or 2 * config.concurrency,
             limiter=gate.limiter,
             cancelled=lambda: state.halted(job_id),
@@ -187,13 +187,15 @@ def _shard_task(
     try:
         session, credentials = open_session(runtime.store, runtime.provider, user_id)
         gate = runtime.gates.gate(credentials)
+        source = page_source(session, gate)
         shard_pages = fetch_shard(
             shard,
             filters,
-            page_fetcher(session, gate),
+            source.fetch_page,
             decoder=PageDecoder(),
             limiter=gate.limiter,
             cancelled=lambda: state.halted(job_id),
+            page_size=source.page_size,
         )
         for page in batched(shard_pages):
             with CPU_TURN:  # as in the engine's own run, for workers with several threads

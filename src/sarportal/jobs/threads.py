@@ -8,6 +8,7 @@ most every `JobsConfig.partial_interval` seconds.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from collections.abc import Callable
@@ -34,13 +35,15 @@ from sarportal.jobs.work import (
     failure_code,
     log_failure,
     open_session,
-    page_fetcher,
+    page_source,
     partial_figures,
     request_key,
 )
 from sarportal.provider import Provider
 from sarportal.stats import Partial, RunCancelled, run
 from sarportal.store import Store
+
+log = logging.getLogger("sarportal.jobs")
 
 
 def _utc_now() -> datetime:
@@ -187,9 +190,12 @@ class ThreadJobs:
         try:
             session, credentials = open_session(self._store, self._provider, job.user_id)
             gate = self._gates.gate(credentials)
+            source = page_source(session, gate)
+            log.info("stats job %s: reading the provider's %s", job.id, source.kind)
             outcome = run(
                 canonical_filters(job.request.filters),
-                page_fetcher(session, gate),
+                source.fetch_page,
+                page_size=source.page_size,
                 concurrency=self._config.concurrency,
                 limiter=gate.limiter,
                 on_progress=lambda progress, partial: self._on_progress(job, progress, partial),

@@ -32,7 +32,9 @@ from sarportal.provider.errors import (
     ProviderTLSError,
 )
 from sarportal.stats import Aggregate, Partial, RunCancelled, StatsError, TokenBucket, figures
+from sarportal.stats.columns import RawPage
 from sarportal.stats.engine import FetchPage
+from sarportal.stats.shards import PAGE_SIZE
 from sarportal.store import Store
 
 log = logging.getLogger("sarportal.jobs")
@@ -151,14 +153,35 @@ def open_session(
     return provider.session(credentials), credentials
 
 
-def page_fetcher(session: ProviderSession, gate: Gate) -> FetchPage:
-    """The engine's `fetch_page`: one raw list page, at most `concurrency` in flight."""
+@dataclass(frozen=True)
+class PageSource:
+    """Where a job's pages come from: the engine's `fetch_page` and the page size it asks for."""
 
-    def fetch_page(params: dict[str, Any], cursor: str | None) -> bytes:
+    fetch_page: FetchPage
+    page_size: int
+    kind: str  # "export" or "list", for the logs
+
+
+EXPORT_PAGE_SIZE = 10_000
+
+
+def page_source(session: ProviderSession, gate: Gate, *, export: bool | None = None) -> PageSource:
+    """The CSV export where the provider offers it (`export=None`: ask its contract), else the
+    JSON list; one raw page per call, at most `concurrency` in flight."""
+    if export is None:
+        export = session.offers_export()
+
+    def fetch_list_page(params: dict[str, Any], cursor: str | None) -> RawPage:
         with gate.slots:
             return session.list_page_raw({**params, "cursor": cursor} if cursor else params)
 
-    return fetch_page
+    def fetch_export_page(params: dict[str, Any], cursor: str | None) -> RawPage:
+        with gate.slots:
+            return session.export_page_raw({**params, "cursor": cursor} if cursor else params)
+
+    if export:
+        return PageSource(fetch_export_page, EXPORT_PAGE_SIZE, "export")
+    return PageSource(fetch_list_page, PAGE_SIZE, "list")
 
 
 def partial_figures(

@@ -10,14 +10,19 @@ currencies, countries and shops a per-job `Vocabularies` that starts with the kn
 interns unknown ones as they appear (never dropping a row). A row's eight category values are
 looked up at once, as one tuple in a per-job table of the combinations seen so far (a few
 hundred in practice), whose codes index a matrix of the eight columns' codes.
+
+A page of the CSV export (`GET /v1/exports/transactions`) is decoded by `stats.export_pages`,
+loaded (with Arrow) only when the first one arrives.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import msgspec
 import numpy as np
@@ -71,6 +76,24 @@ class _Page(msgspec.Struct, gc=False):
 
 
 _PAGE_DECODER = msgspec.json.Decoder(_Page)
+
+
+class ExportPage(Protocol):
+    """A page of the CSV export: its body and the list state its headers carried."""
+
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def has_more(self) -> bool: ...
+    @property
+    def next_cursor(self) -> str | None: ...
+    @property
+    def row_count(self) -> int: ...
+    @property
+    def total_count(self) -> int | None: ...
+
+
+RawPage = bytes | ExportPage
 
 
 class Vocabulary:
@@ -209,8 +232,41 @@ class PageDecoder:
     def __init__(self, vocabularies: Vocabularies | None = None) -> None:
         self.vocabularies = vocabularies or Vocabularies()
         self._combinations = _Combinations(self.vocabularies)
+        vocab = self.vocabularies
+        self._category_codes: dict[str, Callable[[str], int]] = {
+            "status": _fixed_code(STATUSES, "status"),
+            "settlement_status": _fixed_code(SETTLEMENTS[1:], "settlement_status", first=1),
+            "payment_method": _fixed_code(PAYMENT_METHODS, "payment_method"),
+            "customer_type": _fixed_code(CUSTOMER_TYPES, "customer_type"),
+            "currency": vocab.currencies.intern,
+            "country": vocab.countries.intern,
+            "shop": vocab.shops.intern,
+        }
 
-    def decode(self, raw: bytes) -> Columns:
+    def decode(
+        self, raw: RawPage, turn: contextlib.AbstractContextManager[object] | None = None
+    ) -> Columns:
+        """The columns of one page: a raw `GET /v1/transactions` body, or an export page. The
+        work that holds the GIL is done inside `turn` (see `engine.CPU_TURN`)."""
+        turn = turn or contextlib.nullcontext()
+        if isinstance(raw, bytes):
+            with turn:
+                return self.decode_json(raw)
+        return self.decode_csv(raw, turn)
+
+    def decode_csv(
+        self, page: ExportPage, turn: contextlib.AbstractContextManager[object] | None = None
+    ) -> Columns:
+        """The columns of one page of the CSV export (see `stats.export_pages`)."""
+        export_pages = importlib.import_module("sarportal.stats.export_pages")  # loads Arrow
+        columns: Columns = export_pages.decode(page, self, turn or contextlib.nullcontext())
+        return columns
+
+    def category_code(self, name: str) -> Callable[[str], int]:
+        """name → code for the category column `name` (fixed ones refuse unknown names)."""
+        return self._category_codes[name]
+
+    def decode_json(self, raw: bytes) -> Columns:
         """The columns of one raw `GET /v1/transactions` response body."""
         try:
             page = _PAGE_DECODER.decode(raw)
@@ -264,3 +320,17 @@ class PageDecoder:
             next_cursor=page.next_cursor,
             total_count=page.total_count,
         )
+
+
+def _fixed_code(names: Sequence[str], what: str, *, first: int = 0) -> Callable[[str], int]:
+    """The code of a name of a fixed vocabulary (codes from `first`); any other name is against
+    the contract."""
+    codes = {name: code for code, name in enumerate(names, first)}
+
+    def code(name: str) -> int:
+        found = codes.get(name)
+        if found is None:
+            raise PageDecodeError(f"the export page has an unknown {what} {name!r}")
+        return found
+
+    return code

@@ -27,12 +27,13 @@ from typing import Any, NamedTuple
 
 from sarportal.domain.moments import parse_time, rfc3339
 from sarportal.stats.aggregate import Aggregate
-from sarportal.stats.columns import Columns, PageDecoder, concat
+from sarportal.stats.columns import Columns, PageDecoder, RawPage, concat
 from sarportal.stats.figures import figures
 from sarportal.stats.limiter import TokenBucket
-from sarportal.stats.shards import Shard, plan_shards
+from sarportal.stats.shards import PAGE_SIZE, Shard, plan_shards
 
-FetchPage = Callable[[dict[str, Any], str | None], bytes]
+# One page of the list (raw JSON bytes) or of the CSV export, for these parameters and cursor.
+FetchPage = Callable[[dict[str, Any], str | None], RawPage]
 
 # Decoding and folding are pure CPU under the GIL. Threads doing them at once only take turns at
 # the GIL, and each forced switch costs more CPU; taking turns on this lock instead lets the
@@ -129,14 +130,17 @@ def fetch_shard(
     limiter: TokenBucket,
     cancelled: Callable[[], bool] = lambda: False,
     retries: Retries = DEFAULT_RETRIES,
+    page_size: int = PAGE_SIZE,
 ) -> Iterator[Columns]:
-    """The pages of one shard as columns, following the cursor; the first asks for a total."""
-    parameters = shard.filters(filters)
+    """The pages of one shard as columns, following the cursor. The first asks for a total, and
+    for no more than `PAGE_SIZE` rows, so that the first figures come as soon as with the list."""
+    parameters = shard.filters(filters, limit=page_size)
     cursor: str | None = None
     first = True
     while True:
         page = _fetch_with_retries(
-            {**parameters, "include_total": "true"} if first else parameters,
+            {**parameters, "include_total": "true", "limit": min(page_size, PAGE_SIZE)}
+            if first else parameters,
             cursor, fetch_page, decoder, limiter, cancelled, retries, shard,
         )  # fmt: skip
         yield page
@@ -195,9 +199,7 @@ def _fetch_with_retries(
             raise RunCancelled("the statistics run was cancelled")
         limiter.acquire()
         try:
-            raw = fetch_page(parameters, cursor)
-            with CPU_TURN:
-                return decoder.decode(raw)
+            return decoder.decode(fetch_page(parameters, cursor), CPU_TURN)
         except StatsError:
             raise
         except Exception as exc:  # any failure of the injected fetch is retried
@@ -269,11 +271,13 @@ def run(
     previous_period: bool = True,
     retries: Retries = DEFAULT_RETRIES,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    page_size: int = PAGE_SIZE,
 ) -> RunResult:
     """Aggregate every transaction matching `filters` (the provider's list filters; the created
     range as RFC 3339 strings), and those of the previous period. `on_progress(progress, partial)`
     is called after every batch of pages (see `batched`), in order, with copies of the aggregates
-    so far."""
+    so far. `page_size`: the rows a page asks for (the export allows larger pages than the
+    list)."""
     limiter = limiter or TokenBucket()
     user_cancelled = cancelled or (lambda: False)
     stop = threading.Event()
@@ -300,7 +304,7 @@ def run(
     def work(number: int, shard: Shard) -> None:
         into = aggregates[shard.period]
         pages = fetch_shard(shard, base, fetch_page, decoder=decoder, limiter=limiter,
-                            cancelled=halted, retries=retries)  # fmt: skip
+                            cancelled=halted, retries=retries, page_size=page_size)  # fmt: skip
         for page in batched(pages):
             with lock:
                 with CPU_TURN:

@@ -21,13 +21,13 @@ class Shard:
     created_to: datetime
     period: str = "current"  # or "previous"
 
-    def filters(self, base: Mapping[str, Any]) -> dict[str, Any]:
+    def filters(self, base: Mapping[str, Any], *, limit: int = PAGE_SIZE) -> dict[str, Any]:
         """The provider list parameters of this shard's pages (the cursor comes separately)."""
         return {
             **base,
             "created_from": rfc3339(self.created_from),
             "created_to": rfc3339(self.created_to),
-            "limit": PAGE_SIZE,
+            "limit": limit,
             "order": "created_desc",
         }
 
