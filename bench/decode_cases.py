@@ -1,6 +1,7 @@
 """Typed decoding of a page of 1000 summaries: msgspec (what the provider client uses) against
-pydantic, with stdlib json (untyped) for scale; then the statistics engine's fold of a decoded page.
-Same page, same process, side by side."""
+pydantic, with stdlib json (untyped) for scale; then the statistics engine's fold of a decoded page;
+then a page of the CSV export, into columns against Arrow's CSV reader alone. Same page, same
+process, side by side."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import pydantic
 
 from bench.harness import QUICK, Report
+from sarportal.jobs.work import EXPORT_PAGE_SIZE
+from sarportal.provider.client import ExportPage
 from sarportal.provider.models import TransactionPage
 from sarportal.sandbox.config import SandboxConfig
 from sarportal.sandbox.server import build_app
-from sarportal.stats import Aggregate, Columns, PageDecoder
+from sarportal.stats import Aggregate, Columns, PageDecoder, export_pages
 from sarportal.stats.columns import _PAGE_DECODER, concat
 from sarportal.stats.engine import BATCH_ROWS
 
@@ -53,14 +57,15 @@ class PydanticPage(pydantic.BaseModel):
     next_cursor: str | None
 
 
-def _page() -> bytes:
-    import numpy as np
-
+def _page() -> tuple[bytes, ExportPage]:
+    """A list page of 1000 and an export page of 10,000 of the sandbox's summaries."""
     with tempfile.TemporaryDirectory() as folder:
-        app = build_app(SandboxConfig(state_dir=Path(folder), transactions=5000, seed=2))
-    rows = np.arange(1000, 2000, dtype=np.int64)
-    body = app.books[1].renderer.render(rows)
-    return b'{"data":' + body + b',"has_more":true,"next_cursor":"x"}'
+        app = build_app(SandboxConfig(state_dir=Path(folder), transactions=12_000, seed=2))
+    renderer = app.books[1].renderer
+    body = renderer.render(np.arange(1000, 2000, dtype=np.int64))
+    rows = np.arange(1000, 1000 + EXPORT_PAGE_SIZE, dtype=np.int64)
+    export = ExportPage(renderer.render_csv(rows), True, "x", EXPORT_PAGE_SIZE, None)
+    return b'{"data":' + body + b',"has_more":true,"next_cursor":"x"}', export
 
 
 def _time(work: Any, rounds: int) -> list[float]:
@@ -73,7 +78,7 @@ def _time(work: Any, rounds: int) -> list[float]:
 
 
 def run(report: Report) -> None:
-    raw = _page()
+    raw, export = _page()
     rounds = 20 if QUICK else 60
     decoder = msgspec.json.Decoder(TransactionPage)
     columns = PageDecoder()
@@ -88,6 +93,28 @@ def run(report: Report) -> None:
     _fold(report, columns.decode(raw), rounds)
     report.side_by_side(
         timings, case="decode a page of 1000: {name}", unit="ms", reference="pydantic typed"
+    )
+    _export(report, export, rounds)
+
+
+def _export(report: Report, page: ExportPage, rounds: int) -> None:
+    """An export page of 10,000, per 1000 rows: Arrow's CSV reader typing the columns the
+    statistics read (the floor), and the whole decoding into the engine's columns."""
+    per_thousand = page.row_count / 1000
+    cases = {
+        "Arrow's read_csv alone (floor)": lambda: export_pages._read(
+            page.body, export_pages._SECONDS
+        ),
+        "into columns (stats engine)": lambda: PageDecoder().decode(page),
+    }
+    timings = {
+        name: [t / per_thousand for t in _time(work, rounds)] for name, work in cases.items()
+    }
+    report.side_by_side(
+        timings,
+        case="decode the CSV export, per 1000 rows of a page of 10,000: {name}",
+        unit="ms",
+        reference="Arrow's read_csv alone (floor)",
     )
 
 

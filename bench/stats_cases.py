@@ -22,6 +22,7 @@ from sarportal.provider import Credentials, Provider, ProviderConfig
 RATE = 20.0
 LATENCY_MS = 25.0
 CPU_TARGET = 2.0  # CPU-s per 1,000,000 transactions, the whole job (issue 14)
+EXPORT_CPU_TARGET = 1.0  # the same over the provider's CSV export (issue 14)
 
 
 def _job(mode: str, sandbox: Sandbox, **flags: Any) -> dict[str, Any]:
@@ -47,11 +48,12 @@ def run(report: Report) -> None:
                 if size == min(_sizes()):
                     _fetch_cpu(report, sandbox)
                 samples: dict[str, list[dict[str, Any]]] = {
-                    "floor": [], "engine": [], "processes": [], "plain": []
+                    "floor": [], "engine": [], "processes": [], "plain": [], "export-floor": [],
+                    "export": [],
                 }  # fmt: skip
                 runs = 1 if QUICK else (3 if size <= 100_000 else 2)  # to fit the time budget
                 for _ in range(runs):
-                    for mode in ("floor", "engine", "processes"):
+                    for mode in ("floor", "engine", "processes", "export-floor", "export"):
                         samples[mode].append(_job(mode, sandbox))
                 samples["plain"].append(_job("plain", sandbox))
                 _report_size(report, size, samples)
@@ -75,55 +77,23 @@ def run(report: Report) -> None:
 
 
 def _report_size(report: Report, size: int, samples: dict[str, list[dict[str, Any]]]) -> None:
-    floor_wall = sorted(s["wall"] for s in samples["floor"])[len(samples["floor"]) // 2]
+    floor_wall = statistics.median(s["wall"] for s in samples["floor"])
     plain_cpu = samples["plain"][0]["cpu"]
-    engine, forked = samples["engine"], samples["processes"]
-    for sample in [*engine, *forked, *samples["floor"]]:
+    engine, forked, export = samples["engine"], samples["processes"], samples["export"]
+    for sample in [*engine, *forked, *export, *samples["floor"], *samples["export-floor"]]:
         if sample["rows"] != size:
             raise RuntimeError(f"a job read {sample['rows']:,} of {size:,} transactions")
-    if any(s["check"] != samples["plain"][0]["check"] for s in [*engine, *forked]):
+    if any(s["check"] != samples["plain"][0]["check"] for s in [*engine, *forked, *export]):
         raise RuntimeError("the engine and the plain way disagree on the figures")
-    report.add(
-        measure(
-            [s["wall"] for s in engine],
-            case=f"stats job wall time, {size:,} transactions",
-            unit="s",
-            reference=1.25 * floor_wall,
-            reference_label=f"1.25 × download floor {floor_wall:.2f} s",
-            higher_is_better=False,
-        )
-    )
-    report.add(
-        measure(
-            [s["wall"] for s in forked],
-            case=f"stats job wall time, {size:,}, shards in 4 processes (bench only)",
-            unit="s",
-            reference=1.25 * floor_wall,
-            reference_label=f"1.25 × download floor {floor_wall:.2f} s",
-            higher_is_better=False,
-        )
-    )
-    per_million = 1_000_000 / size
-    for name, runs in (("", engine), (", shards in 4 processes (bench only)", forked)):
-        report.add(
-            measure(
-                [s["cpu"] * per_million for s in runs],
-                case=f"stats job CPU per 1,000,000 transactions, at {size:,}{name}",
-                unit="CPU-s",
-                reference=CPU_TARGET,
-                reference_label="target",
-                higher_is_better=False,
-                notes="the client's whole job: TLS, HTTP, decoding, folding",
-            )
-        )
-    report.add(
-        measure(
-            [s["cpu"] * per_million for s in samples["floor"]],
-            case=f"stats job download floor CPU per 1,000,000, at {size:,}",
-            unit="CPU-s",
-            notes="the same pages, fetched and dropped: TLS and HTTP only",
-        )
-    )
+    _report_export(report, size, samples)
+    forked_name = ", shards in 4 processes (bench only)"
+    _wall(report, engine, f"stats job wall time, {size:,} transactions", floor_wall)
+    _wall(report, forked, f"stats job wall time, {size:,}{forked_name}", floor_wall)
+    for name, runs in (("", engine), (forked_name, forked)):
+        _cpu(report, runs, size, f"stats job CPU per 1,000,000 transactions, at {size:,}{name}",
+             CPU_TARGET, "the client's whole job: TLS, HTTP, decoding, folding")  # fmt: skip
+    _cpu(report, samples["floor"], size, f"stats job download floor CPU per 1,000,000, at {size:,}",
+         None, "the same pages, fetched and dropped: TLS and HTTP only")  # fmt: skip
     report.add(
         measure(
             [plain_cpu / s["cpu"] for s in engine],
@@ -134,17 +104,72 @@ def _report_size(report: Report, size: int, samples: dict[str, list[dict[str, An
             notes=f"the plain way (same tables, pandas per page) took {plain_cpu:.2f} CPU-s",
         )
     )
+    _memory_and_first(report, engine, f"{size:,}")
+
+
+def _report_export(report: Report, size: int, samples: dict[str, list[dict[str, Any]]]) -> None:
+    """The same job over the provider's CSV export, against the export's own download floor."""
+    floor, export = samples["export-floor"], samples["export"]
+    floor_wall = statistics.median(s["wall"] for s in floor)
+    _wall(report, export, f"stats job wall time, {size:,}, CSV export", floor_wall,
+          "export download floor")  # fmt: skip
+    _cpu(report, export, size, f"stats job CPU per 1,000,000 transactions, at {size:,}, CSV export",
+         EXPORT_CPU_TARGET, "pages of 10,000 parsed by Arrow's CSV reader")  # fmt: skip
+    _cpu(report, floor, size, f"stats job export download floor CPU per 1,000,000, at {size:,}",
+         None, "the export's pages, fetched and dropped")  # fmt: skip
+    _memory_and_first(report, export, f"{size:,}, CSV export", "Arrow loaded: about 50 MB of it")
+
+
+def _wall(
+    report: Report,
+    runs: list[dict[str, Any]],
+    case: str,
+    floor: float,
+    what: str = "download floor",
+) -> None:
     report.add(
         measure(
-            [s["peak_mb"] for s in engine],
-            case=f"stats job peak RSS, {size:,}",
-            unit="MB",
+            [s["wall"] for s in runs],
+            case=case,
+            unit="s",
+            reference=1.25 * floor,
+            reference_label=f"1.25 × {what} {floor:.2f} s",
+            higher_is_better=False,
         )
     )
+
+
+def _cpu(
+    report: Report,
+    runs: list[dict[str, Any]],
+    size: int,
+    case: str,
+    target: float | None,
+    notes: str,
+) -> None:
+    """CPU per 1,000,000 transactions of jobs over `size` transactions."""
     report.add(
         measure(
-            [s["first"] for s in engine if s["first"] is not None],
-            case=f"stats job first partial figures, {size:,}",
+            [s["cpu"] * 1_000_000 / size for s in runs],
+            case=case,
+            unit="CPU-s",
+            reference=target,
+            reference_label="target" if target is not None else "",
+            higher_is_better=False,
+            notes=notes,
+        )
+    )
+
+
+def _memory_and_first(
+    report: Report, runs: list[dict[str, Any]], what: str, notes: str = ""
+) -> None:
+    report.add(measure([s["peak_mb"] for s in runs], case=f"stats job peak RSS, {what}",
+                       unit="MB", notes=notes))  # fmt: skip
+    report.add(
+        measure(
+            [s["first"] for s in runs if s["first"] is not None],
+            case=f"stats job first partial figures, {what}",
             unit="s",
             reference=1.0,
             reference_label="target",
@@ -238,22 +263,24 @@ def _with_latency(report: Report, folder: Path) -> None:
     sandbox = Sandbox(folder / "latency", size, latency_ms=LATENCY_MS)
     try:
         _job("engine", sandbox)
-        samples: dict[str, list[dict[str, Any]]] = {"floor": [], "engine": [], "processes": []}
+        samples: dict[str, list[dict[str, Any]]] = {
+            "floor": [], "engine": [], "processes": [], "export-floor": [], "export": [],
+        }  # fmt: skip
         for _ in range(1 if QUICK else 3):
             for mode in samples:
                 samples[mode].append(_job(mode, sandbox))
-        floor_wall = statistics.median(s["wall"] for s in samples["floor"])
-        for mode, name in (("engine", ""), ("processes", ", shards in 4 processes (bench only)")):
-            report.add(
-                measure(
-                    [s["wall"] for s in samples[mode]],
-                    case=f"stats job wall time, {size:,}, provider latency {LATENCY_MS:g} ms{name}",
-                    unit="s",
-                    reference=1.25 * floor_wall,
-                    reference_label=f"1.25 × download floor {floor_wall:.2f} s",
-                    higher_is_better=False,
-                )
-            )
+        floors = {
+            "floor": statistics.median(s["wall"] for s in samples["floor"]),
+            "export-floor": statistics.median(s["wall"] for s in samples["export-floor"]),
+        }
+        for mode, name, floor in (
+            ("engine", "", "floor"),
+            ("processes", ", shards in 4 processes (bench only)", "floor"),
+            ("export", ", CSV export", "export-floor"),
+        ):
+            what = "export download floor" if floor == "export-floor" else "download floor"
+            case = f"stats job wall time, {size:,}, provider latency {LATENCY_MS:g} ms{name}"
+            _wall(report, samples[mode], case, floors[floor], what)
     finally:
         sandbox.stop()
 

@@ -3,12 +3,14 @@
 `python -m bench.stats_job MODE URL CA [--concurrency N] [--rate R]` prints one JSON line with the
 wall time, the CPU time of the process and the children it waited for, its peak RSS, the rows
 read and the seconds to the first partial figures. MODE is
-- `engine`: the portal's engine (shards on threads);
+- `engine`: the portal's engine (shards on threads) over the JSON list;
+- `export`: the same engine over the provider's CSV export (pages of 10,000);
 - `processes`: the same shards, each fetched, decoded and folded by the engine's own functions in
   one of N forked processes (a fresh provider client each), the aggregates merged at the end: how
   the engine would do without the threads' contention for the GIL;
 - `floor`: download the same shards' pages with the same concurrency and do nothing with them
   (the rows are the provider's `total_count` of each shard, not counted in the bodies);
+- `export-floor`: the same for the export's pages;
 - `plain`: one page after another, stdlib json, a pandas frame per page, grouped into the same
   tables as the engine's aggregate.
 `check` holds the row count and, except for `floor`, the counts by status and the amounts by
@@ -30,12 +32,14 @@ from typing import Any
 
 from bench.processes import peak_rss_mb
 from sarportal.domain.moments import rfc3339
+from sarportal.jobs.work import EXPORT_PAGE_SIZE
 from sarportal.provider import Credentials, Provider, ProviderConfig
 from sarportal.stats import TokenBucket, plan_shards, run
 from sarportal.stats.aggregate import AMOUNT_EDGES, DAYS_TO_PAY_MAX, Aggregate, merge
 from sarportal.stats.columns import PageDecoder
 from sarportal.stats.engine import batched, fetch_shard
 from sarportal.stats.figures import figures
+from sarportal.stats.shards import PAGE_SIZE
 
 CREDENTIALS = Credentials("demo-viewer", "demo-viewer-secret")
 Outcome = tuple[dict[str, Any], float | None]  # what the job checks, seconds to first figures
@@ -46,7 +50,7 @@ def _range() -> tuple[datetime, datetime]:
     return end - timedelta(days=740), end
 
 
-def engine(session: Any, concurrency: int, rate: float | None) -> Outcome:
+def engine(session: Any, concurrency: int, rate: float | None, *, export: bool = False) -> Outcome:
     start, end = _range()
     first: list[float] = []
     began = time.perf_counter()
@@ -55,15 +59,21 @@ def engine(session: Any, concurrency: int, rate: float | None) -> Outcome:
         if not first:
             first.append(time.perf_counter() - began)
 
+    read = session.export_page_raw if export else session.list_page_raw
     result = run(
         {"created_from": rfc3339(start), "created_to": rfc3339(end)},
-        lambda params, cursor: session.list_page_raw({**params, "cursor": cursor}),
+        lambda params, cursor: read({**params, "cursor": cursor}),
         concurrency=concurrency,
         limiter=TokenBucket(rate) if rate else None,
         on_progress=progress,
         previous_period=False,
+        page_size=EXPORT_PAGE_SIZE if export else PAGE_SIZE,
     )
     return _check(result.figures()), (first[0] if first else None)
+
+
+def export(session: Any, concurrency: int, rate: float | None) -> Outcome:
+    return engine(session, concurrency, rate, export=True)
 
 
 def _check(found: dict[str, Any]) -> dict[str, Any]:
@@ -110,18 +120,28 @@ def _tail(body: bytes) -> dict[str, Any]:
     return tail
 
 
-def floor(session: Any, concurrency: int, rate: float | None) -> Outcome:
+def _export_tail(session: Any, params: dict[str, Any]) -> dict[str, Any]:
+    page = session.export_page_raw(params)
+    return {"total_count": page.total_count, "next_cursor": page.next_cursor}
+
+
+def floor(session: Any, concurrency: int, rate: float | None, *, export: bool = False) -> Outcome:
     start, end = _range()
     shards = plan_shards(start, end, target_shards=2 * concurrency)
     limiter = TokenBucket(rate) if rate else None
 
+    def read(params: dict[str, Any]) -> dict[str, Any]:
+        if export:
+            return _export_tail(session, params)
+        return _tail(session.list_page_raw(params))
+
     def walk(shard: Any) -> int:
-        params, cursor = shard.filters({}), None
+        params, cursor = shard.filters({}, limit=EXPORT_PAGE_SIZE if export else PAGE_SIZE), None
         ask: dict[str, Any] = {**params, "include_total": "true"}
         while True:
             if limiter:
                 limiter.acquire()
-            tail = _tail(session.list_page_raw({**ask, "cursor": cursor}))
+            tail = read({**ask, "cursor": cursor})
             if "include_total" in ask:
                 size = int(tail["total_count"])
             ask, cursor = params, tail["next_cursor"]
@@ -130,6 +150,10 @@ def floor(session: Any, concurrency: int, rate: float | None) -> Outcome:
 
     with ThreadPoolExecutor(concurrency) as pool:
         return {"rows": sum(pool.map(walk, shards))}, None
+
+
+def export_floor(session: Any, concurrency: int, rate: float | None) -> Outcome:
+    return floor(session, concurrency, rate, export=True)
 
 
 # The plain way computes the same tables as the engine's `Aggregate`, per currency: counts and
@@ -189,9 +213,15 @@ def _cpu() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
+MODES = {
+    "engine": engine, "export": export, "processes": processes, "floor": floor,
+    "export-floor": export_floor, "plain": plain,
+}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["engine", "processes", "floor", "plain"])
+    parser.add_argument("mode", choices=list(MODES))
     parser.add_argument("url")
     parser.add_argument("ca", type=Path)
     parser.add_argument("--concurrency", type=int, default=4)
@@ -200,7 +230,7 @@ def main() -> None:
     provider = Provider(ProviderConfig(args.url, ca_bundle=args.ca))
     session = provider.session(CREDENTIALS)
     session.list_transactions({"limit": 1})  # token and connection, outside the measurement
-    work = {"engine": engine, "processes": processes, "floor": floor, "plain": plain}[args.mode]
+    work = MODES[args.mode]
     cpu0, wall0 = _cpu(), time.perf_counter()
     check, first = work(session, args.concurrency, args.rate or None)
     wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
