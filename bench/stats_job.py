@@ -10,7 +10,8 @@ read and the seconds to the first partial figures. MODE is
   the engine would do without the threads' contention for the GIL;
 - `floor`: download the same shards' pages with the same concurrency and do nothing with them
   (the rows are the provider's `total_count` of each shard, not counted in the bodies);
-- `export-floor`: the same for the export's pages;
+- `export-floor`: the same for the export's pages (the first of each shard 1000 rows, the others
+  10,000, as the engine asks for them);
 - `plain`: one page after another, stdlib json, a pandas frame per page, grouped into the same
   tables as the engine's aggregate.
 `check` holds the row count and, except for `floor`, the counts by status and the amounts by
@@ -137,7 +138,8 @@ def floor(session: Any, concurrency: int, rate: float | None, *, export: bool = 
 
     def walk(shard: Any) -> int:
         params, cursor = shard.filters({}, limit=EXPORT_PAGE_SIZE if export else PAGE_SIZE), None
-        ask: dict[str, Any] = {**params, "include_total": "true"}
+        # the engine's pages: the first of a shard asks for a total and at most PAGE_SIZE rows
+        ask: dict[str, Any] = {**params, "include_total": "true", "limit": PAGE_SIZE}
         while True:
             if limiter:
                 limiter.acquire()
