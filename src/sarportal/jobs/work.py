@@ -170,18 +170,17 @@ def page_source(session: ProviderSession, gate: Gate, *, export: bool | None = N
     JSON list; one raw page per call, at most `concurrency` in flight."""
     if export is None:
         export = session.offers_export()
+    read: Callable[[dict[str, Any]], RawPage] = (
+        session.export_page_raw if export else session.list_page_raw
+    )
 
-    def fetch_list_page(params: dict[str, Any], cursor: str | None) -> RawPage:
+    def fetch_page(params: dict[str, Any], cursor: str | None) -> RawPage:
         with gate.slots:
-            return session.list_page_raw({**params, "cursor": cursor} if cursor else params)
-
-    def fetch_export_page(params: dict[str, Any], cursor: str | None) -> RawPage:
-        with gate.slots:
-            return session.export_page_raw({**params, "cursor": cursor} if cursor else params)
+            return read({**params, "cursor": cursor} if cursor else params)
 
     if export:
-        return PageSource(fetch_export_page, EXPORT_PAGE_SIZE, "export")
-    return PageSource(fetch_list_page, PAGE_SIZE, "list")
+        return PageSource(fetch_page, EXPORT_PAGE_SIZE, "export")
+    return PageSource(fetch_page, PAGE_SIZE, "list")
 
 
 def partial_figures(

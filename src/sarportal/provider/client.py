@@ -207,11 +207,9 @@ class Provider:
             if response.status_code != 200:
                 return {}
             return msgspec.json.decode(response.content, type=_Contract).paths
-        except ProviderError as error:
-            if isinstance(error, ProviderTLSError):
-                raise  # never a reason to carry on quietly
-            return {}
-        except msgspec.DecodeError:
+        except ProviderTLSError:
+            raise  # never a reason to carry on quietly
+        except (ProviderError, msgspec.DecodeError):
             return {}
 
     def _with_retries(
@@ -326,15 +324,23 @@ class ProviderSession:
         self._provider = provider
         self._credentials = credentials
 
-    def _get(self, path: str, kind: type[T], params: Params | None = None) -> T:
+    def _read(self, fetch: Callable[[], R], understand: Callable[[R], T]) -> T:
+        """`understand(fetch())`, fetched again while the answer is garbled (ProviderUnavailable
+        from `understand`): a read may be repeated."""
         for attempt in range(self._provider.config.max_retries + 1):
-            response = self._provider.request(self._credentials, "GET", path, params=params)
+            response = fetch()
             try:
-                return self._provider._decode(response, kind)
-            except ProviderUnavailable:  # a garbled answer to a read: ask again
+                return understand(response)
+            except ProviderUnavailable:
                 if attempt == self._provider.config.max_retries:
                     raise
         raise AssertionError("unreachable")
+
+    def _get(self, path: str, kind: type[T], params: Params | None = None) -> T:
+        return self._read(
+            lambda: self._provider.request(self._credentials, "GET", path, params=params),
+            lambda response: self._provider._decode(response, kind),
+        )
 
     def list_transactions(self, params: Params) -> TransactionPage:
         """One page of the list (`params` are the provider's filters, limit, cursor, order)."""
@@ -351,14 +357,9 @@ class ProviderSession:
     def export_page_raw(self, params: Params) -> ExportPage:
         """One page of the CSV export, its body as the provider's bytes and its page state from
         the headers (checked: an answer that is not an export page is the provider's fault)."""
-        for attempt in range(self._provider.config.max_retries + 1):
-            response = self._provider.read_bulk(self._credentials, EXPORT_PATH, params)
-            try:
-                return _export_page(response)
-            except ProviderUnavailable:  # a garbled answer to a read: ask again
-                if attempt == self._provider.config.max_retries:
-                    raise
-        raise AssertionError("unreachable")
+        return self._read(
+            lambda: self._provider.read_bulk(self._credentials, EXPORT_PATH, params), _export_page
+        )
 
     def iter_transactions(
         self, params: Params, page_size: int = 1000

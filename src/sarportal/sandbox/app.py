@@ -18,7 +18,7 @@ import orjson
 import yaml
 
 from sarportal.sandbox import params
-from sarportal.sandbox.book import Book
+from sarportal.sandbox.book import Book, Page
 from sarportal.sandbox.config import READ, WRITE, SandboxConfig
 from sarportal.sandbox.errors import Problem
 from sarportal.sandbox.guards import (
@@ -200,11 +200,9 @@ class SandboxApp:
         _require_scope(grant, WRITE)
         return await self._write(request, book, grant, transaction_id, action)
 
-    def _list(
-        self, book: Book, query_params: dict[str, list[str]], customer: int | None = None
-    ) -> Response:
-        query = params.parse_list(query_params, book.data.shops, self.cursors, customer)
-        next_cursor = None
+    def _page(self, book: Book, query: params.ListQuery) -> tuple[Page, str | None, int | None]:
+        """The rows of a list query's page, the cursor of the next one (None on the last) and,
+        if asked for, the total."""
         if query.sort == "created":
             after = None if query.after is None else query.after[0]
             page = book.page(
@@ -217,11 +215,20 @@ class SandboxApp:
                 query.filters, key=query.sort, ascending=query.ascending, after=last,
                 limit=query.limit,
             )  # fmt: skip
-        if position is not None:
-            next_cursor = self.cursors.issue(query.filters, query.order, position)
+        cursor = (
+            None if position is None else self.cursors.issue(query.filters, query.order, position)
+        )
+        total = book.count(query.filters) if query.include_total else None
+        return page, cursor, total
+
+    def _list(
+        self, book: Book, query_params: dict[str, list[str]], customer: int | None = None
+    ) -> Response:
+        query = params.parse_list(query_params, book.data.shops, self.cursors, customer)
+        page, next_cursor, total = self._page(book, query)
         rest: dict[str, Any] = {"has_more": page.has_more, "next_cursor": next_cursor}
-        if query.include_total:
-            rest["total_count"] = book.count(query.filters)
+        if total is not None:
+            rest["total_count"] = total
         # {"data": [...], "has_more": ..., ...}: the rendered rows spliced before the rest.
         body = b'{"data":' + book.renderer.render(page.rows) + b"," + orjson.dumps(rest)[1:]
         return Response(200, body)
@@ -230,15 +237,13 @@ class SandboxApp:
         query = params.parse_list(
             query_params, book.data.shops, self.cursors, paging=params.EXPORT_PAGING
         )
-        after = None if query.after is None else query.after[0]
-        page = book.page(query.filters, ascending=query.ascending, after=after, limit=query.limit)
+        page, next_cursor, total = self._page(book, query)
         headers = {"X-Has-More": "true" if page.has_more else "false",
                    "X-Row-Count": str(page.rows.shape[0])}  # fmt: skip
-        if page.has_more:
-            position = (int(page.rows[-1]),)
-            headers["X-Next-Cursor"] = self.cursors.issue(query.filters, query.order, position)
-        if query.include_total:
-            headers["X-Total-Count"] = str(book.count(query.filters))
+        if next_cursor is not None:
+            headers["X-Next-Cursor"] = next_cursor
+        if total is not None:
+            headers["X-Total-Count"] = str(total)
         return Response(200, book.renderer.render_csv(page.rows), CSV, headers)
 
     async def _write(

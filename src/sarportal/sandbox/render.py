@@ -198,6 +198,12 @@ class SummaryRenderer:
             "customer_type": _table(v.CUSTOMER_TYPES),
             "shop": _table(data.shops),
         }
+        # Each category field's column of codes, which index the tables above.
+        self._categories = {
+            "status": data.status, "settlement_status": data.settlement,
+            "payment_method": data.method, "currency": data.currency, "country": data.country,
+            "customer_type": data.customer_type, "shop": data.shop,
+        }  # fmt: skip
         self._csv_tables = {
             "status": _csv_table(v.STATUSES),
             "settlement_status": _csv_table(v.SETTLEMENTS),
@@ -276,12 +282,7 @@ class SummaryRenderer:
         d = self._data
         columns = {name: cache[rows] for name, cache in self._cache.items()}
         columns["dunning_level"] = (d.dunning[rows] + ZERO).astype(np.uint8)[:, None]
-        categories = {
-            "status": d.status, "settlement_status": d.settlement, "payment_method": d.method,
-            "currency": d.currency, "country": d.country, "customer_type": d.customer_type,
-            "shop": d.shop,
-        }  # fmt: skip
-        for name, column in categories.items():
+        for name, column in self._categories.items():
             columns[name] = self._tables[name][column[rows]]
         out = np.empty(n, dtype=self._dtype)
         out.view(np.uint8).reshape(n, -1)[:] = self._template
@@ -302,17 +303,12 @@ class SummaryRenderer:
         if n == 0:
             return self.CSV_HEADER
         d = self._data
-        categories = {
-            "status": d.status, "settlement_status": d.settlement, "payment_method": d.method,
-            "currency": d.currency, "country": d.country, "customer_type": d.customer_type,
-            "shop": d.shop,
-        }  # fmt: skip
         pieces: list[Bytes2D | bytes] = []
         for name in self.CSV_COLUMNS:
             if pieces:
                 pieces.append(b",")
-            if name in categories:
-                pieces.append(self._csv_tables[name][categories[name][rows]])
+            if name in self._categories:
+                pieces.append(self._csv_tables[name][self._categories[name][rows]])
             elif name == "dunning_level":
                 pieces.append((d.dunning[rows] + ZERO).astype(np.uint8)[:, None])
             else:
