@@ -120,9 +120,11 @@ def _plan_task(task: Task[Any, Any], job_id: str, user_id: int, filters: dict[st
         session, credentials = open_session(runtime.store, runtime.provider, user_id)
         gate = runtime.gates.gate(credentials)
         config = runtime.config
+        source = page_source(session, gate)
+        log.info("stats job %s: reading the provider's %s", job_id, source.kind)
         planned = plan(
             filters,
-            page_source(session, gate).fetch_page,
+            source.fetch_page,
             shards_per_period=config.shards_per_period or 2 * config.concurrency,
             limiter=gate.limiter,
             cancelled=lambda: state.halted(job_id),
