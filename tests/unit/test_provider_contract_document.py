@@ -60,6 +60,10 @@ def test_operation_ids_are_the_agreed_ones() -> None:
         "createRefund",
         "createCancellation",
         "exportTransactions",
+        "listPayouts",
+        "getPayout",
+        "listPayoutLines",
+        "exportPayout",
     }
 
 
