@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 import orjson
 import yaml
 
-from sarportal.sandbox import params
+from sarportal.sandbox import params, payout_files
 from sarportal.sandbox.book import Book, Page
 from sarportal.sandbox.config import READ, WRITE, SandboxConfig
 from sarportal.sandbox.errors import Problem
@@ -29,6 +29,7 @@ from sarportal.sandbox.guards import (
     RateLimiter,
     Tokens,
 )
+from sarportal.sandbox.payouts import Payouts
 
 log = logging.getLogger("sarportal.sandbox")
 
@@ -41,6 +42,8 @@ PROBLEM = "application/problem+json"
 CSV = "text/csv; charset=utf-8"
 TX_PATH = re.compile(r"^/v1/transactions/([^/]+)(?:/(captures|refunds|cancellations))?$")
 CUSTOMER_PATH = re.compile(r"^/v1/customers/([^/]+)/transactions$")
+PAYOUTS_PATH = "/v1/payouts"
+PAYOUT_PATH = re.compile(r"^/v1/payouts/([^/]+)(?:/(lines|export))?$")
 ACTION_FIELDS: dict[str, dict[str, type]] = {
     "captures": {"amount": int},
     "refunds": {"amount": int, "reason": str},
@@ -177,6 +180,10 @@ class SandboxApp:
             _allow(method, "GET")
             _require_scope(grant, READ)
             return self._export(book, params.parse_query(query, params.LIST_PARAMS))
+        if path == PAYOUTS_PATH or path.startswith(f"{PAYOUTS_PATH}/"):
+            _allow(method, "GET")
+            _require_scope(grant, READ)
+            return self._payouts(book.payouts, path, query, int(time.time()))
         match = CUSTOMER_PATH.match(path)
         if match:
             _allow(method, "GET")
@@ -245,6 +252,39 @@ class SandboxApp:
         if total is not None:
             headers["X-Total-Count"] = str(total)
         return Response(200, book.renderer.render_csv(page.rows), CSV, headers)
+
+    def _payouts(self, payouts: Payouts, path: str, query: bytes, now: int) -> Response:
+        """The payout reads: the list, one payout, its lines, and its export."""
+        if path == PAYOUTS_PATH:
+            asked = params.parse_query(query, params.PAYOUT_LIST_PARAMS)
+            q = params.parse_payout_list(asked, self.cursors)
+            matching = payouts.matching(q.filters, now)
+            body, last = payout_files.payout_page(matching, q.after, q.limit, now, q.include_totals)
+            if last is not None:
+                body["next_cursor"] = self.cursors.issue(q.filters, params.PAYOUT_ORDER, last)
+            return Response(200, orjson.dumps(body))
+        match = PAYOUT_PATH.match(path)
+        if match is None:
+            raise Problem("not_found", "No such endpoint.")
+        payout = payouts.find(match.group(1))
+        if payout is None:
+            raise Problem("not_found", "No such payout.")
+        if match.group(2) is None:
+            return Response(200, orjson.dumps(payout_files.payout_json(payout, now)))
+        if match.group(2) == "lines":
+            asked = params.parse_query(query, params.PAYOUT_LINES_PARAMS)
+            limit, after = params.parse_payout_lines(asked, self.cursors, payout.id)
+            body, last = payout_files.lines_page(payouts, payouts.lines(payout), after, limit)
+            if last is not None:
+                body["next_cursor"] = self.cursors.issue(payout.id, params.PAYOUT_LINES_ORDER, last)
+            return Response(200, orjson.dumps(body))
+        file_format = params.parse_payout_format(
+            params.parse_query(query, params.PAYOUT_EXPORT_PARAMS)
+        )
+        exported = payout_files.export(payouts, payout, file_format, now)
+        headers = {"Content-Disposition": f'attachment; filename="{exported.filename}"',
+                   "X-Line-Count": str(exported.line_count)}  # fmt: skip
+        return Response(200, exported.body, exported.content_type, headers)
 
     async def _write(
         self, request: Request, book: Book, grant: Grant, transaction_id: str, action: str

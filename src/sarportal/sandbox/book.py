@@ -18,6 +18,7 @@ from sarportal.sandbox import vocab as v
 from sarportal.sandbox.data import MerchantData, dunning_level, past_due, status_from_amounts
 from sarportal.sandbox.errors import Problem
 from sarportal.sandbox.ids import IdCodec
+from sarportal.sandbox.payouts import Payouts, Period
 from sarportal.sandbox.people import People
 from sarportal.sandbox.render import SummaryRenderer
 
@@ -64,11 +65,16 @@ class Book:
     customer_ids: IdCodec
     people: People
     events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    payout_interval: str = "week"
     _swept_at: float = 0.0
     renderer: SummaryRenderer = field(init=False)
+    payouts: Payouts = field(init=False)
 
     def __post_init__(self) -> None:
         self.renderer = SummaryRenderer(self.data, self.tx_ids, self.customer_ids)
+        # Made before any write: it freezes the generated captures and refunds.
+        payout_ids = IdCodec(self.tx_ids.seed, "po")
+        self.payouts = Payouts(self.data, self.tx_ids, payout_ids, Period(self.payout_interval))
 
     # -- reading -------------------------------------------------------------------------
 
@@ -432,6 +438,8 @@ class Book:
         )[0]
         d.updated[row] = now
         self.renderer.refresh(one)
+        if kind in ("capture", "refund"):
+            self.payouts.record(row, kind, amount, now)
         currency = v.CURRENCIES[int(d.currency[row])]
         action_id = f"act_{secrets.token_hex(12)}"
         self.events[row].append(

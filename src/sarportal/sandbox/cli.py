@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from sarportal.sandbox.config import SandboxConfig
+from sarportal.sandbox.payouts import INTERVALS as PAYOUT_INTERVALS
 from sarportal.sandbox.vocab import AUTHORIZATION_DAYS
 
 
@@ -62,6 +63,13 @@ from sarportal.sandbox.vocab import AUTHORIZATION_DAYS
     is_flag=True,
     help="Offer no CSV export (as a provider that has only the paged list).",
 )
+@click.option(
+    "--payout-interval",
+    default="week",
+    show_default=True,
+    type=click.Choice(PAYOUT_INTERVALS),
+    help="Payout period: weeks from Monday, or calendar months (sandbox only, for benchmarks).",
+)
 def sandbox(
     host: str,
     port: int,
@@ -76,6 +84,7 @@ def sandbox(
     hang_seconds: float,
     backlog_days: int,
     without_export: bool,
+    payout_interval: str,
 ) -> None:
     """Run the provider API sandbox over HTTPS."""
     from sarportal.sandbox.server import serve
@@ -94,5 +103,6 @@ def sandbox(
         hang_seconds=hang_seconds,
         backlog_days=backlog_days,
         export=not without_export,
+        payout_interval=payout_interval,
     )
     serve(config, progress=lambda line: click.echo(line, err=True))

@@ -63,4 +63,7 @@ class SandboxConfig:
     backlog_days: int = 0  # recent days whose orders are not captured or cancelled yet
     export: bool = True  # offer the CSV export (a provider without it speaks only the list)
     now: int | None = None  # the data's "today" as epoch seconds; None: the current time
+    # Payouts are weekly by contract; "month" (calendar months, UTC) is a sandbox-only setting
+    # that gives benchmarks payouts of ~100,000 lines.
+    payout_interval: str = "week"
     clients: tuple[Client, ...] = field(default=BUILT_IN_CLIENTS)

@@ -23,6 +23,7 @@ class IdCodec:
 
     def __init__(self, seed: int, prefix: str) -> None:
         digest = hashlib.blake2b(f"{seed}:{prefix}".encode(), digest_size=24).digest()
+        self.seed = seed
         self.prefix = prefix
         self._a1 = int.from_bytes(digest[0:8], "big") | 1
         self._b1 = int.from_bytes(digest[8:16], "big")

@@ -8,7 +8,7 @@ import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -17,6 +17,8 @@ import orjson
 from sarportal.sandbox import vocab as v
 from sarportal.sandbox.book import Filters
 from sarportal.sandbox.errors import Problem
+from sarportal.sandbox.payouts import STATUSES as PAYOUT_STATUSES
+from sarportal.sandbox.payouts import PayoutFilters
 
 LIST_PARAMS = frozenset(
     {
@@ -26,6 +28,13 @@ LIST_PARAMS = frozenset(
     }
 )  # fmt: skip
 CUSTOMER_LIST_PARAMS = frozenset({"limit", "cursor", "order"})
+PAYOUT_LIST_PARAMS = frozenset(
+    {"arrival_from", "arrival_to", "status", "currency", "limit", "cursor", "include_totals"}
+)
+PAYOUT_LINES_PARAMS = frozenset({"limit", "cursor"})
+PAYOUT_EXPORT_PARAMS = frozenset({"format"})
+PAYOUT_FORMATS = ("csv", "datev", "camt053")
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_BODY = 16 * 1024
 CURRENCY = re.compile(r"[A-Z]{3}")
 COUNTRY = re.compile(r"[A-Z]{2}")
@@ -124,6 +133,13 @@ def _codes(
     return frozenset(vocabulary.index(x) for x in values if x in vocabulary)
 
 
+def _boolean(params: dict[str, list[str]], name: str) -> bool:
+    text = _single(params, name) or "false"
+    if text not in ("true", "false"):
+        raise Problem.invalid(name, f"'{name}' must be true or false.")
+    return text == "true"
+
+
 def parse_filters(params: dict[str, list[str]], shops: Sequence[str]) -> Filters:
     created_from = _time(params, "created_from")
     created_to = _time(params, "created_to")
@@ -156,21 +172,24 @@ def parse_filters(params: dict[str, list[str]], shops: Sequence[str]) -> Filters
 
 
 class Cursors:
-    """Opaque, signed cursors: a position, valid only for the filters and order it came from."""
+    """Opaque, signed cursors: a position, valid only for the filters and order it came from.
+    The filters are anything with a stable repr (a frozen dataclass, a payout's id)."""
 
     def __init__(self, key: bytes) -> None:
         self._key = key
 
-    def _mac(self, filters: Filters, order: str, position: str) -> str:
+    def _mac(self, filters: object, order: str, position: str) -> str:
         message = f"{filters!r}|{order}|{position}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:20]
 
-    def issue(self, filters: Filters, order: str, position: tuple[int, ...]) -> str:
+    def issue(self, filters: object, order: str, position: tuple[int, ...]) -> str:
         text = ":".join(str(part) for part in position)
         text = f"{text}.{self._mac(filters, order, text)}"
         return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
-    def read(self, cursor: str, filters: Filters, order: str) -> tuple[int, ...]:
+    def read(
+        self, cursor: str, filters: object, order: str, length: int | None = None
+    ) -> tuple[int, ...]:
         try:
             padded = cursor + "=" * (-len(cursor) % 4)
             text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
@@ -179,6 +198,10 @@ class Cursors:
         except (ValueError, UnicodeError) as exc:
             raise Problem.invalid("cursor", "The cursor is not valid.") from exc
         if not hmac.compare_digest(mac, self._mac(filters, order, position_text)):
+            raise Problem.invalid(
+                "cursor", "The cursor is not valid for these filters and this order."
+            )
+        if length is not None and len(position) != length:
             raise Problem.invalid(
                 "cursor", "The cursor is not valid for these filters and this order."
             )
@@ -215,14 +238,11 @@ def parse_list(
         raise Problem.invalid("order", f"'order' must be one of {', '.join(paging.orders)}.")
     sort, _, way = order.rpartition("_")
     limit = _integer(params, "limit", 1, paging.max_limit) or paging.default_limit
-    include_total = _single(params, "include_total") or "false"
-    if include_total not in ("true", "false"):
-        raise Problem.invalid("include_total", "'include_total' must be true or false.")
+    include_total = _boolean(params, "include_total")
     cursor = _single(params, "cursor")
-    after = None if cursor is None else cursors.read(cursor, filters, order)
-    if after is not None and len(after) != (1 if sort == "created" else 2):
-        raise Problem.invalid("cursor", "The cursor is not valid for these filters and this order.")
-    return ListQuery(filters, sort, way == "asc", limit, after, include_total == "true")
+    length = 1 if sort == "created" else 2
+    after = None if cursor is None else cursors.read(cursor, filters, order, length)
+    return ListQuery(filters, sort, way == "asc", limit, after, include_total)
 
 
 def json_body(raw: bytes, fields: dict[str, type]) -> dict[str, Any]:
@@ -257,3 +277,65 @@ def idempotency_key(value: str | None) -> str:
             "Idempotency-Key", "The Idempotency-Key must be 1 to 255 printable ASCII characters."
         )
     return value
+
+
+@dataclass(frozen=True)
+class PayoutListQuery:
+    filters: PayoutFilters
+    limit: int
+    after: tuple[int, ...] | None  # (arrival day, currency rank) of the last payout seen
+    include_totals: bool
+
+
+PAYOUT_ORDER = "payouts_arrival_desc"
+PAYOUT_LINES_ORDER = "payout_lines"
+
+
+def _date(params: dict[str, list[str]], name: str) -> int | None:
+    """A `YYYY-MM-DD` date as days since 1970-01-01."""
+    text = _single(params, name)
+    if text is None:
+        return None
+    try:
+        day = date.fromisoformat(text) if DATE.fullmatch(text) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise Problem.invalid(name, f"'{name}' must be a date (YYYY-MM-DD).")
+    return (day - date(1970, 1, 1)).days
+
+
+def parse_payout_list(params: dict[str, list[str]], cursors: Cursors) -> PayoutListQuery:
+    arrival_from, arrival_to = _date(params, "arrival_from"), _date(params, "arrival_to")
+    if arrival_from is not None and arrival_to is not None and arrival_from >= arrival_to:
+        raise Problem.invalid("arrival_to", "'arrival_to' must be after 'arrival_from'.")
+    filters = PayoutFilters(
+        arrival_from=arrival_from,
+        arrival_to=arrival_to,
+        status=_choices(params, "status", PAYOUT_STATUSES),
+        currency=_codes(params, "currency", CURRENCY, v.CURRENCIES),
+    )
+    limit = _integer(params, "limit", 1, 100) or 20
+    include_totals = _boolean(params, "include_totals")
+    cursor = _single(params, "cursor")
+    after = None if cursor is None else cursors.read(cursor, filters, PAYOUT_ORDER, 2)
+    return PayoutListQuery(filters, limit, after, include_totals)
+
+
+def parse_payout_lines(
+    params: dict[str, list[str]], cursors: Cursors, payout_id: str
+) -> tuple[int, tuple[int, ...] | None]:
+    """The page size and the position after which the page starts, of a payout's lines."""
+    limit = _integer(params, "limit", 1, 1000) or 100
+    cursor = _single(params, "cursor")
+    after = None if cursor is None else cursors.read(cursor, payout_id, PAYOUT_LINES_ORDER, 4)
+    return limit, after
+
+
+def parse_payout_format(params: dict[str, list[str]]) -> str:
+    file_format = _single(params, "format")
+    if file_format not in PAYOUT_FORMATS:
+        raise Problem.invalid(
+            "format", f"'format' is required: one of {', '.join(PAYOUT_FORMATS)}."
+        )
+    return file_format

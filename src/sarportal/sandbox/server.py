@@ -50,7 +50,9 @@ def build_app(config: SandboxConfig, progress: Progress | None = None) -> Sandbo
             order_prefix=merchant.order_prefix,
             backlog_days=config.backlog_days,
         )
-        books[merchant.merchant_no] = Book(data, tx_ids, customer_ids, people)
+        books[merchant.merchant_no] = Book(
+            data, tx_ids, customer_ids, people, payout_interval=config.payout_interval
+        )
     control_token = secrets.token_urlsafe(24)
     _write_private(config.state_dir / "control-token", control_token.encode())
     return SandboxApp(config, books, control_token)
