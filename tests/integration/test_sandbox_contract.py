@@ -25,6 +25,7 @@ import pytest
 import yaml
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
+from openapi_core.deserializing.media_types.util import plain_loads
 from openapi_core.exceptions import OpenAPIError
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
@@ -33,7 +34,15 @@ from tests.fixtures.sandbox import RowPicker, SandboxHandle
 SPEC: dict[str, Any] = yaml.safe_load(
     (files("sarportal") / "openapi" / "provider-v1.yaml").read_text(encoding="utf-8")
 )
-CONFIG = Config(extra_media_type_deserializers={"application/problem+json": json.loads})
+# The exports are checked as what their schema says, text (in the charset they name); the
+# default would hand the CSV over as bytes and parse the XML.
+CONFIG = Config(
+    extra_media_type_deserializers={
+        "application/problem+json": json.loads,
+        "text/csv": plain_loads,
+        "application/xml": plain_loads,
+    }
+)
 
 
 @cache
@@ -131,6 +140,7 @@ class Case:
     param: str | None = None  # the problem's `param`, where the contract names one
     valid_request: bool = True  # whether openapi-core should also accept the request
     replayed: bool = False  # whether the answer must carry `Idempotent-Replayed: true`
+    media_type: str = "application/json"  # a success's content type
 
 
 def key() -> dict[str, str]:
@@ -206,18 +216,21 @@ def _customer_list(ctx: Ctx, **params: Any) -> httpx.Response:
     return ctx.client().get(f"/v1/customers/{row['customer_id']}/transactions", params=params)
 
 
-def _rate_limited(ctx: Ctx) -> httpx.Response:
-    limited = ctx.make_sandbox(rate_limit=1)
-    ctx.base_url = limited.url
-    with limited.client("demo-viewer") as client:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            response = client.get("/v1/transactions", params={"limit": 1})
-            if response.status_code == 429:
-                return response
-            assert response.status_code == 200, response.text
-            assert_matches_contract(limited.url, response)  # the 200 with X-RateLimit-*
-    raise AssertionError("no 429 within 10 s at 1 request a second")
+def _rate_limited(path: str) -> Callable[[Ctx], httpx.Response]:
+    def make(ctx: Ctx) -> httpx.Response:
+        limited = ctx.make_sandbox(rate_limit=1)
+        ctx.base_url = limited.url
+        with limited.client("demo-viewer") as client:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                response = client.get(path, params={"limit": 1})
+                if response.status_code == 429:
+                    return response
+                assert response.status_code == 200, response.text
+                assert_matches_contract(limited.url, response)  # the 200 with X-RateLimit-*
+        raise AssertionError("no 429 within 10 s at 1 request a second")
+
+    return make
 
 
 def _fault(kind: str, method: str) -> Callable[[Ctx], httpx.Response]:
@@ -228,6 +241,58 @@ def _fault(kind: str, method: str) -> Callable[[Ctx], httpx.Response]:
         if method == "GET":
             return ctx.client().get(path)
         return ctx.client().post(f"{path}/captures", json={"amount": 1}, headers=key())
+
+    return make
+
+
+def _payouts(ctx: Ctx, **params: Any) -> httpx.Response:
+    return ctx.client("demo-viewer").get("/v1/payouts", params=params)
+
+
+def _payout_id(ctx: Ctx, which: str = "paid", client_id: str = "demo-viewer") -> str:
+    """The id of the newest payout, or of the newest paid one."""
+    params = {"limit": 1} if which == "newest" else {"limit": 1, "status": which}
+    page = ctx.client(client_id).get("/v1/payouts", params=params).json()
+    payout_id: str = page["data"][0]["id"]
+    return payout_id
+
+
+def _payout(ctx: Ctx, part: str = "", which: str = "paid", **params: Any) -> httpx.Response:
+    return ctx.client("demo-viewer").get(
+        f"/v1/payouts/{_payout_id(ctx, which)}{part}", params=params
+    )
+
+
+def _other_merchants_payout(ctx: Ctx, part: str = "", **params: Any) -> httpx.Response:
+    payout_id = _payout_id(ctx, client_id="other-operator")
+    return ctx.client("demo-viewer").get(f"/v1/payouts/{payout_id}{part}", params=params)
+
+
+def _second_page(ctx: Ctx, path: str, **params: Any) -> httpx.Response:
+    client = ctx.client("demo-viewer")
+    cursor = client.get(path, params={**params, "limit": 3}).json()["next_cursor"]
+    return client.get(path, params={**params, "limit": 3, "cursor": cursor})
+
+
+def _lines_with_cursor_of_another_payout(ctx: Ctx) -> httpx.Response:
+    client = ctx.client("demo-viewer")
+    paid = client.get("/v1/payouts", params={"status": "paid", "limit": 2}).json()["data"]
+    cursor = client.get(f"/v1/payouts/{paid[0]['id']}/lines", params={"limit": 1}).json()
+    return client.get(
+        f"/v1/payouts/{paid[1]['id']}/lines", params={"cursor": cursor["next_cursor"]}
+    )
+
+
+def _payouts_without_read_scope(ctx: Ctx) -> httpx.Response:
+    token = ctx.sandbox.token("demo-operator", "transactions:write")
+    return ctx.anonymous().get("/v1/payouts", headers={"Authorization": f"Bearer {token}"})
+
+
+def _payout_fault(kind: str, part: str, **params: Any) -> Callable[[Ctx], httpx.Response]:
+    def make(ctx: Ctx) -> httpx.Response:
+        path = f"/v1/payouts/{_payout_id(ctx)}{part}"
+        ctx.sandbox.running.app.faults.schedule(kind, path, "GET", 1)
+        return ctx.client("demo-viewer").get(path, params=params)
 
     return make
 
@@ -669,8 +734,230 @@ CASES = [
         "invalid_state",
         lambda c: _write(c, "cancellations", "cancelled", {}),
     ),
+    # payouts
+    Case("payouts_200", 200, None, lambda c: _payouts(c)),
+    Case(
+        "payouts_200_filters_totals",
+        200,
+        None,
+        lambda c: _payouts(
+            c,
+            status=["paid", "in_transit"],
+            currency="EUR",
+            arrival_from="2020-01-01",
+            arrival_to="2100-01-01",
+            include_totals="true",
+            limit=100,
+        ),
+    ),
+    Case("payouts_200_second_page", 200, None, lambda c: _second_page(c, "/v1/payouts")),
+    Case(
+        "payouts_200_empty_with_totals",
+        200,
+        None,
+        lambda c: _payouts(c, arrival_from="2100-01-01", include_totals="true"),
+    ),
+    Case(
+        "payouts_400_limit_101",
+        400,
+        "invalid_request",
+        lambda c: _payouts(c, limit=101),
+        "limit",
+        valid_request=False,
+    ),
+    Case(
+        "payouts_400_unknown_status",
+        400,
+        "invalid_request",
+        lambda c: _payouts(c, status="lost"),
+        "status",
+        valid_request=False,
+    ),
+    Case(
+        "payouts_400_bad_date",
+        400,
+        "invalid_request",
+        lambda c: _payouts(c, arrival_from="2026-02-30"),
+        "arrival_from",
+        valid_request=False,
+    ),
+    Case(
+        "payouts_400_empty_range",
+        400,
+        "invalid_request",
+        lambda c: _payouts(c, arrival_from="2026-03-01", arrival_to="2026-03-01"),
+        "arrival_to",
+    ),
+    Case(
+        "payouts_400_include_totals_yes",
+        400,
+        "invalid_request",
+        lambda c: _payouts(c, include_totals="yes"),
+        "include_totals",
+        valid_request=False,
+    ),
+    Case(
+        "payouts_400_bad_cursor",
+        400,
+        "invalid_request",
+        lambda c: _payouts(c, cursor="not-a-cursor"),
+        "cursor",
+    ),
+    Case(
+        "payouts_400_transaction_cursor",
+        400,
+        "invalid_request",
+        lambda c: _payouts(c, cursor=_list(c, limit=1).json()["next_cursor"]),
+        "cursor",
+    ),
+    Case(
+        "payouts_400_unknown_param",
+        400,
+        "invalid_request",
+        lambda c: _payouts(c, order="created_asc"),
+        "order",
+    ),
+    Case(
+        "payouts_401_no_token",
+        401,
+        "unauthorized",
+        lambda c: c.anonymous().get("/v1/payouts"),
+        valid_request=False,
+    ),
+    Case("payouts_403_write_only_token", 403, "forbidden", _payouts_without_read_scope),
+    Case("payouts_429_rate_limited", 429, "rate_limited", _rate_limited("/v1/payouts")),
+    Case("payouts_500_fault", 500, "internal", _payout_fault("error_500", "")),
+    Case("payout_200_paid", 200, None, lambda c: _payout(c)),
+    Case("payout_200_newest", 200, None, lambda c: _payout(c, which="newest")),
+    Case(
+        "payout_404_unknown",
+        404,
+        "not_found",
+        lambda c: c.client().get("/v1/payouts/po_0123456789abcdef"),
+    ),
+    Case("payout_404_other_merchant", 404, "not_found", lambda c: _other_merchants_payout(c)),
+    Case(
+        "payout_404_malformed",
+        404,
+        "not_found",
+        lambda c: c.client().get("/v1/payouts/2026-48-EUR"),
+        valid_request=False,
+    ),
+    Case(
+        "payout_404_transaction_id",
+        404,
+        "not_found",
+        lambda c: c.client().get(f"/v1/payouts/po_{c.rows.take('captured')['id'][3:]}"),
+    ),
+    Case(
+        "payout_401_no_token",
+        401,
+        "unauthorized",
+        lambda c: c.anonymous().get("/v1/payouts/po_0123456789abcdef"),
+        valid_request=False,
+    ),
+    Case("payout_503_fault", 503, "unavailable", _payout_fault("error_503", "")),
+    Case("payoutlines_200", 200, None, lambda c: _payout(c, "/lines")),
+    Case("payoutlines_200_limit_1000", 200, None, lambda c: _payout(c, "/lines", limit=1000)),
+    Case(
+        "payoutlines_200_second_page",
+        200,
+        None,
+        lambda c: _second_page(c, f"/v1/payouts/{_payout_id(c)}/lines"),
+    ),
+    Case(
+        "payoutlines_400_limit_0",
+        400,
+        "invalid_request",
+        lambda c: _payout(c, "/lines", limit=0),
+        "limit",
+        valid_request=False,
+    ),
+    Case(
+        "payoutlines_400_bad_cursor",
+        400,
+        "invalid_request",
+        lambda c: _payout(c, "/lines", cursor="bm90LWEtY3Vyc29y"),
+        "cursor",
+    ),
+    Case(
+        "payoutlines_400_cursor_of_another_payout",
+        400,
+        "invalid_request",
+        _lines_with_cursor_of_another_payout,
+        "cursor",
+    ),
+    Case(
+        "payoutlines_400_unknown_param",
+        400,
+        "invalid_request",
+        lambda c: _payout(c, "/lines", type="fee"),
+        "type",
+    ),
+    Case(
+        "payoutlines_404_other_merchant",
+        404,
+        "not_found",
+        lambda c: _other_merchants_payout(c, "/lines"),
+    ),
+    Case(
+        "payoutexport_200_csv",
+        200,
+        None,
+        lambda c: _payout(c, "/export", format="csv"),
+        media_type="text/csv; charset=utf-8",
+    ),
+    Case(
+        "payoutexport_200_datev",
+        200,
+        None,
+        lambda c: _payout(c, "/export", format="datev"),
+        media_type="text/csv; charset=windows-1252",
+    ),
+    Case(
+        "payoutexport_200_camt053",
+        200,
+        None,
+        lambda c: _payout(c, "/export", which="newest", format="camt053"),
+        media_type="application/xml",
+    ),
+    Case(
+        "payoutexport_400_missing_format",
+        400,
+        "invalid_request",
+        lambda c: _payout(c, "/export"),
+        "format",
+        valid_request=False,
+    ),
+    Case(
+        "payoutexport_400_unknown_format",
+        400,
+        "invalid_request",
+        lambda c: _payout(c, "/export", format="xlsx"),
+        "format",
+        valid_request=False,
+    ),
+    Case(
+        "payoutexport_404_other_merchant",
+        404,
+        "not_found",
+        lambda c: _other_merchants_payout(c, "/export", format="csv"),
+    ),
+    Case(
+        "payoutexport_401_no_token",
+        401,
+        "unauthorized",
+        lambda c: c.anonymous().get("/v1/payouts/po_0123456789abcdef/export?format=csv"),
+        valid_request=False,
+    ),
+    Case(
+        "payoutexport_500_fault",
+        500,
+        "internal",
+        _payout_fault("error_500", "/export", format="datev"),
+    ),
     # limits and faults
-    Case("list_429_rate_limited", 429, "rate_limited", _rate_limited),
+    Case("list_429_rate_limited", 429, "rate_limited", _rate_limited("/v1/transactions")),
     Case("detail_500_fault", 500, "internal", _fault("error_500", "GET")),
     Case("detail_503_fault", 503, "unavailable", _fault("error_503", "GET")),
     Case("capture_500_fault", 500, "internal", _fault("error_500", "POST")),
@@ -694,7 +981,7 @@ def test_answer_matches_the_contract(
     replayed = response.headers.get("idempotent-replayed")
     assert replayed == ("true" if case.replayed else None)
     if case.code is None:
-        assert response.headers["content-type"] == "application/json"
+        assert response.headers["content-type"] == case.media_type
         return
     problem = response.json()
     assert response.headers["content-type"] == "application/problem+json"
@@ -711,6 +998,10 @@ COVERED = {
     "capture": ("/v1/transactions/{id}/captures", {201, 400, 403, 404, 409, 422, 500, 503}),
     "refund": ("/v1/transactions/{id}/refunds", {201, 400, 403, 404, 409, 422}),
     "cancel": ("/v1/transactions/{id}/cancellations", {201, 400, 403, 404, 409}),
+    "payouts": ("/v1/payouts", {200, 400, 401, 403, 429, 500}),
+    "payout": ("/v1/payouts/{id}", {200, 401, 404, 503}),
+    "payoutlines": ("/v1/payouts/{id}/lines", {200, 400, 404}),
+    "payoutexport": ("/v1/payouts/{id}/export", {200, 400, 401, 404, 500}),
 }
 
 
@@ -779,3 +1070,16 @@ def test_replayed_error_answer_is_the_first_answer(
     assert first.status_code == again.status_code == 422
     assert again.headers.get("idempotent-replayed") == "true"
     assert again.json() == first.json()
+
+
+def test_the_check_rejects_an_export_without_its_line_count(sandbox: SandboxHandle) -> None:
+    """The export's headers are part of the check: a body whose line count is missing fails."""
+    with sandbox.client("demo-viewer") as client:
+        payout = client.get("/v1/payouts", params={"limit": 1}).json()["data"][0]
+        real = client.get(f"/v1/payouts/{payout['id']}/export", params={"format": "csv"})
+    assert_matches_contract(sandbox.url, real)
+    headers = {k: v for k, v in real.headers.items() if k not in ("x-line-count", "content-length")}
+    broken = httpx.Response(200, headers=headers, content=real.content, request=real.request)
+    with pytest.raises(OpenAPIError) as raised:
+        assert_matches_contract(sandbox.url, broken)
+    assert "X-Line-Count" in _messages(raised.value)
