@@ -6,7 +6,8 @@ if the handshake ever succeeded (so a wrongly accepted connection shows up as da
 each request that got through.
 
 Each promise holds for both of the provider's clients: the interactive one (`list_transactions`,
-and `offers_export`, which reads the provider's contract) and the bulk one (`list_page_raw` and
+`offers_export`, which reads the provider's contract, and `payout_export`, which streams) and
+the bulk one (`list_page_raw` and
 `export_page_raw`). For the bulk reads the token comes from a fake interactive client, so that the
 bulk client's connection is the first and only contact with the server.
 """
@@ -37,7 +38,8 @@ TOKEN = {"access_token": "t", "token_type": "Bearer", "expires_in": 3600}
 PAGE: dict[str, object] = {"data": [], "has_more": False, "next_cursor": None}
 EXPORT_CSV = b"id,created_at\n"
 CONTRACT = {"openapi": "3.1.0", "paths": {"/v1/exports/transactions": {"get": {}}}}
-READS = ("list_transactions", "list_page_raw", "export_page_raw", "offers_export")
+PAYOUT_CSV = b"payout_id,type,amount\n"
+READS = ("list_transactions", "list_page_raw", "export_page_raw", "offers_export", "payout_export")
 BULK_READS = ("list_page_raw", "export_page_raw")
 
 
@@ -61,7 +63,9 @@ class _ProviderLike(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.paths.append(self.path)  # type: ignore[attr-defined]
-        if self.path.startswith("/v1/exports/"):
+        if self.path.startswith("/v1/payouts/"):
+            self._answer(PAYOUT_CSV, "text/csv", X_Line_Count="0")
+        elif self.path.startswith("/v1/exports/"):
             self._answer(EXPORT_CSV, "text/csv", X_Has_More="false", X_Row_Count="0")
         elif self.path == "/openapi.json":
             self._answer(CONTRACT)
@@ -136,6 +140,9 @@ def _read(url: str, ca_file: Path, read: str, **config: Any) -> Any:
         session = provider.session(CREDENTIALS)
         if read == "offers_export":
             return session.offers_export()
+        if read == "payout_export":
+            with session.payout_export("po_1", "csv") as file:
+                return b"".join(file.chunks())
         return getattr(session, read)({"limit": 1})
     finally:
         provider.close()
@@ -159,6 +166,9 @@ def _accepted(served: Served, ca_file: Path, read: str, **config: Any) -> None:
     elif read == "export_page_raw":
         assert returned.body == EXPORT_CSV and returned.row_count == 0
         assert served.paths == ["/v1/exports/transactions?limit=1"]
+    elif read == "payout_export":
+        assert returned == PAYOUT_CSV
+        assert served.paths == ["/oauth/token", "/v1/payouts/po_1/export?format=csv"]
     elif read == "offers_export":
         assert returned is True
         assert served.paths == ["/openapi.json"]

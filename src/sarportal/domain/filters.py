@@ -474,6 +474,11 @@ class _Reader:
         return None
 
 
+QueryReader = _Reader
+"""Reads a query's values, collecting one `FieldError` per refused field (shared by the filters
+of other pages, such as the payouts)."""
+
+
 def _clean_text(value: str) -> bool:
     return len(value) <= MAX_TEXT and value.isprintable()
 

@@ -24,11 +24,19 @@ Status = Literal[
 SettlementStatus = Literal["open", "overdue", "paid", "written_off"]
 PaymentMethod = Literal["invoice", "installments", "direct_debit"]
 CustomerType = Literal["b2c", "b2b"]
+PayoutStatus = Literal["pending", "in_transit", "paid"]
+"""In the order of a payout's life: the period is open, the transfer is under way, it arrived."""
+PayoutLineType = Literal["capture", "refund", "fee", "claim", "direct_payment"]
+PayoutFormat = Literal["csv", "datev", "camt053"]
+"""The accounting files a payout is exported as: plain CSV, DATEV Buchungsstapel, camt.053."""
 
 STATUSES: Final[tuple[Status, ...]] = get_args(Status)
 SETTLEMENT_STATUSES: Final[tuple[SettlementStatus, ...]] = get_args(SettlementStatus)
 PAYMENT_METHODS: Final[tuple[PaymentMethod, ...]] = get_args(PaymentMethod)
 CUSTOMER_TYPES: Final[tuple[CustomerType, ...]] = get_args(CustomerType)
+PAYOUT_STATUSES: Final[tuple[PayoutStatus, ...]] = get_args(PayoutStatus)
+PAYOUT_LINE_TYPES: Final[tuple[PayoutLineType, ...]] = get_args(PayoutLineType)
+PAYOUT_FORMATS: Final[tuple[PayoutFormat, ...]] = get_args(PayoutFormat)
 DUNNING_LEVELS: Final = (0, 1, 2, 3, 4)
 """0: none yet; 1 reminder, 2 first and 3 second dunning notice, 4 handed to collection."""
 

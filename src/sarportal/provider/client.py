@@ -8,6 +8,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ import httpx
 import msgspec
 
 from sarportal.domain.moments import rfc3339
+from sarportal.domain.vocabulary import PayoutFormat
 from sarportal.provider.errors import (
     ProviderAuthError,
     ProviderError,
@@ -27,12 +29,16 @@ from sarportal.provider.errors import (
 )
 from sarportal.provider.models import (
     Action,
+    Payout,
+    PayoutLinePage,
+    PayoutPage,
     Problem,
     Token,
     TransactionDetail,
     TransactionPage,
     TransactionSummary,
 )
+from sarportal.provider.payout_files import PayoutFile
 from sarportal.provider.timing import provider_call
 from sarportal.provider.transport import (
     BulkReader,
@@ -190,6 +196,33 @@ class Provider:
             return self._bulk.get(target, {"Authorization": authorization})
 
         return self._with_retries(credentials, "GET", path, send, retriable=True)
+
+    @contextmanager
+    def stream(
+        self, credentials: Credentials, path: str, params: Params | None = None
+    ) -> Iterator[httpx.Response]:
+        """GET a body to pass on while it arrives: retried like any read until the answer has
+        started; an error answer is read whole and raised. Closed on leaving."""
+        query = _query(params)
+
+        def send(authorization: str) -> httpx.Response:
+            with translated("GET", path):
+                request = self._http.build_request(
+                    "GET", path, params=query, headers={"Authorization": authorization}
+                )
+                response = self._http.send(request, stream=True)
+                if response.status_code >= 400:
+                    try:
+                        response.read()
+                    finally:
+                        response.close()
+                return response
+
+        response = self._with_retries(credentials, "GET", path, send, retriable=True)
+        try:
+            yield response
+        finally:
+            response.close()
 
     def offers(self, path: str) -> bool:
         """Whether the provider's contract (its `/openapi.json`) has `GET path`: optional parts
@@ -384,6 +417,25 @@ class ProviderSession:
             f"/v1/customers/{_segment(customer_id)}/transactions", TransactionPage, params
         )
 
+    def list_payouts(self, params: Params) -> PayoutPage:
+        """One page of the merchant's payouts, newest first (filters, limit, cursor, totals)."""
+        return self._get("/v1/payouts", PayoutPage, params)
+
+    def payout(self, payout_id: str) -> Payout:
+        """One payout with its totals by kind of booking."""
+        return self._get(f"/v1/payouts/{_segment(payout_id)}", Payout)
+
+    def payout_lines(self, payout_id: str, params: Params | None = None) -> PayoutLinePage:
+        """One page of a payout's lines, in booking order."""
+        return self._get(f"/v1/payouts/{_segment(payout_id)}/lines", PayoutLinePage, params)
+
+    @contextmanager
+    def payout_export(self, payout_id: str, fmt: PayoutFormat) -> Iterator[PayoutFile]:
+        """A payout's accounting file, streamed: nothing of it is held beyond one chunk."""
+        path = f"/v1/payouts/{_segment(payout_id)}/export"
+        with self._provider.stream(self._credentials, path, {"format": fmt}) as response:
+            yield PayoutFile(response, payout_id, fmt)
+
     def _act(self, transaction_id: str, action: str, body: Mapping[str, Any], key: str) -> Action:
         path = f"/v1/transactions/{_segment(transaction_id)}/{action}"
         response = self._provider.request(
@@ -434,7 +486,7 @@ def _query_pairs(params: Params | None) -> list[tuple[str, str]]:
 def _segment(identifier: str) -> str:
     """An id as one path segment; ids with other characters cannot exist at the provider."""
     if not identifier or not all(c.isalnum() or c in "_-" for c in identifier):
-        raise ProviderNotFound("No such transaction or customer.", code="not_found", status=404)
+        raise ProviderNotFound("No such record at the provider.", code="not_found", status=404)
     return identifier
 
 

@@ -14,7 +14,14 @@ from typing import Literal
 
 import msgspec
 
-from sarportal.domain.vocabulary import CustomerType, PaymentMethod, SettlementStatus, Status
+from sarportal.domain.vocabulary import (
+    CustomerType,
+    PaymentMethod,
+    PayoutLineType,
+    PayoutStatus,
+    SettlementStatus,
+    Status,
+)
 
 ActionType = Literal["capture", "refund", "cancellation"]
 EventType = Literal[
@@ -128,6 +135,59 @@ class Action(msgspec.Struct, frozen=True):
     # The provider answered with its stored first response to this idempotency key
     # (`Idempotent-Replayed: true`): set from that header, never from the body.
     replayed: bool = False
+
+
+class Payout(msgspec.Struct, frozen=True):
+    """One transfer to the merchant, one currency and period; signed amounts in minor units
+    (`amount = captures + refunds + fees + claims + direct_payments`)."""
+
+    id: str
+    currency: str
+    status: PayoutStatus
+    period_start: datetime
+    period_end: datetime
+    arrival_date: date
+    amount: int
+    captures: int
+    refunds: int
+    fees: int
+    fee_vat: int
+    claims: int
+    direct_payments: int
+    line_count: int
+    bank_reference: str
+
+
+class PayoutTotal(msgspec.Struct, frozen=True):
+    """The matching payouts of one currency, over all pages."""
+
+    currency: str
+    count: int
+    amount: int
+
+
+class PayoutPage(msgspec.Struct, frozen=True):
+    data: list[Payout]
+    has_more: bool
+    next_cursor: str | None
+    totals: list[PayoutTotal] | None = None
+
+
+class PayoutLine(msgspec.Struct, frozen=True):
+    """One booking of a payout: a capture credited, or a refund, fee or deduction taken."""
+
+    type: PayoutLineType
+    transaction_id: str
+    order_reference: str
+    booked_at: datetime
+    amount: int
+    vat_amount: int
+
+
+class PayoutLinePage(msgspec.Struct, frozen=True):
+    data: list[PayoutLine]
+    has_more: bool
+    next_cursor: str | None
 
 
 class Token(msgspec.Struct, frozen=True):
