@@ -55,6 +55,9 @@ def _settle(page: Any, view: str) -> None:
         page.wait_for_function("() => !document.querySelector('.modal-backdrop.fade:not(.show)')")
     elif view == "table":
         page.locator(ROWS).first.wait_for()
+    elif view == "payout":
+        page.locator(".portal-payouts-table tbody a").first.click()
+        page.locator(".portal-payout-lines tbody tr").first.wait_for()
     elif view in ("api-token-created", "api-tokens"):
         page.locator("#name").fill("Accessibility check")
         page.get_by_role("button", name="Create token").click()
@@ -82,6 +85,9 @@ def _settle(page: Any, view: str) -> None:
         ("viewer", "/api/docs", "api-docs"),
         ("admin", "/views", "views"),
         ("viewer", "/transactions/tx_0000000000000000", "not-found"),
+        ("viewer", "/payouts", "payouts"),
+        ("viewer", "/payouts?from=2026-02-30&status=lost", "payouts-refused"),
+        ("viewer", "/payouts", "payout"),
     ],
 )
 def test_no_serious_accessibility_violations(open_as: Any, role: str, path: str, view: str) -> None:

@@ -75,11 +75,21 @@ def create_app(config: Settings | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from sarportal.web import api
     from sarportal.web.api import approvals as api_approvals
-    from sarportal.web.api import openapi, stats, transaction, transactions, views
+    from sarportal.web.api import (
+        openapi,
+        stats,
+        transaction,
+        transactions,
+        views,
+    )
+    from sarportal.web.api import (
+        payouts as api_payouts,
+    )
     from sarportal.web.approvals import pages as approvals
     from sarportal.web.bulk import pages as bulk
 
     del transaction  # imported for its blueprint, which nests under the detail page's
+    from sarportal.web.payouts import pages as payouts
     from sarportal.web.people import account, admin, signin
     from sarportal.web.saved_views import pages as saved_views
     from sarportal.web.stats import counter, dashboard
@@ -87,13 +97,14 @@ def _register_blueprints(app: Flask) -> None:
 
     modules = (
         signin, account, admin, dashboard, api, transactions, detail, table, saved_views,
-        approvals, bulk,
+        approvals, bulk, payouts,
     )  # fmt: skip
     for module in modules:
         app.register_blueprint(module.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api_approvals.bp)
+    app.register_blueprint(api_payouts.bp)
     app.register_blueprint(counter.bp)
     app.register_blueprint(dashboard.pages)
     openapi.init_app(app)

@@ -271,6 +271,13 @@ _LINKS: dict[tuple[str, str, str], dict[str, Any]] = {
         )
         for kind in ("captures", "refunds", "cancellations")
     },
+    ("/api/v1/payouts", "get", "200"): {
+        name: {"operationId": operation, "parameters": {"payout_id": "$response.body#/data/0/id"}}
+        for name, operation in (
+            ("GetPayout", "get__api_v1_payouts_{payout_id}"),
+            ("ListPayoutLines", "get__api_v1_payouts_{payout_id}_lines"),
+        )
+    },
     ("/api/v1/stats/jobs", "post", "202"): {
         "GetJob": {
             "operationId": "get__api_v1_stats_jobs_{job_id}",
@@ -278,6 +285,24 @@ _LINKS: dict[tuple[str, str, str], dict[str, Any]] = {
         }
     },
 }
+
+
+# (path, method) → the media types of a 200 that is a file, not JSON (spectree knows only JSON).
+_FILES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("/api/v1/payouts/{payout_id}/export", "get"): ("text/csv", "application/xml"),
+}
+
+
+def _file_answers(document: dict[str, Any]) -> dict[str, Any]:
+    """Document the answers that are files (a payout's export) with their media types."""
+    for (path, method), media_types in _FILES.items():
+        responses = document.get("paths", {}).get(path, {}).get(method, {}).get("responses")
+        if responses is not None:
+            responses["200"] = {
+                "description": "The file, streamed (`Content-Disposition` names it).",
+                "content": {media: {"schema": {"type": "string"}} for media in media_types},
+            }
+    return document
 
 
 def _add_links(document: dict[str, Any]) -> dict[str, Any]:
@@ -301,7 +326,9 @@ def document(app: Flask | None = None) -> dict[str, Any]:
         # references; build from a copy and put the models back.
         models = copy.deepcopy(spec.models)
         try:
-            built = _add_links(_rate_limited(_problem_media_types(spec._generate_spec())))
+            built = _file_answers(
+                _add_links(_rate_limited(_problem_media_types(spec._generate_spec())))
+            )
         finally:
             spec.models = models
         target.extensions[_DOCUMENT_KEY] = built

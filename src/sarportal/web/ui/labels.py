@@ -14,6 +14,9 @@ from flask_babel import lazy_gettext as _l
 from sarportal.domain.vocabulary import (
     CustomerType,
     PaymentMethod,
+    PayoutFormat,
+    PayoutLineType,
+    PayoutStatus,
     SettlementStatus,
     Status,
 )
@@ -65,4 +68,26 @@ DUNNING_LEVEL: Final[dict[int, Any]] = {
     2: _l("First dunning notice"),
     3: _l("Second dunning notice"),
     4: _l("Handed to collection"),
+}
+PAYOUT_STATUS: Final[dict[PayoutStatus, Any]] = {
+    "pending": _l("Pending"),
+    "in_transit": _l("In transit"),
+    "paid": _l("Paid out"),
+}
+PAYOUT_STATUS_TONE: Final[dict[PayoutStatus, str]] = {
+    "pending": "secondary",
+    "in_transit": "info",
+    "paid": "success",
+}
+PAYOUT_LINE_TYPE: Final[dict[PayoutLineType, Any]] = {
+    "capture": _l("Capture"),
+    "refund": _l("Refund"),
+    "fee": _l("Fee"),
+    "claim": _l("Claim deduction"),
+    "direct_payment": _l("Paid directly to you"),
+}
+PAYOUT_FORMAT: Final[dict[PayoutFormat, Any]] = {
+    "csv": _l("CSV"),
+    "datev": _l("DATEV (EXTF)"),
+    "camt053": _l("camt.053 (XML)"),
 }

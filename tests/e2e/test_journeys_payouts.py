@@ -1,0 +1,57 @@
+"""Journeys through the payouts in Chromium: from the list to a payout, from its lines to a
+transaction, and a payout's accounting file downloaded whole."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+PAYOUT_ROWS = ".portal-payouts-table tbody tr"
+LINE_ROWS = ".portal-payout-lines tbody tr"
+
+
+def test_a_viewer_follows_a_payout_to_one_of_its_transactions(open_as: Any) -> None:
+    page = open_as("viewer", "/payouts?status=paid")
+    page.locator(PAYOUT_ROWS).first.wait_for()
+    reference = page.locator(f"{PAYOUT_ROWS} td:last-child code").first.inner_text().strip()
+    page.locator(f"{PAYOUT_ROWS} td:first-child a").first.click()
+    page.wait_for_url(lambda url: urlsplit(url).path.startswith("/payouts/po_"))
+    assert reference in page.locator("h1").inner_text()
+    assert page.locator("#payout-summary-title + .badge").inner_text().strip() == "Paid out"
+    first = page.locator(f"{LINE_ROWS} td:nth-child(3) a").first
+    tx_id = first.inner_text().strip()
+    page.locator("a[rel=next]").click()  # the lines page in place, the URL follows
+    page.wait_for_url(lambda url: "cursor=" in url)
+    page.wait_for_function(
+        "(first) => document.querySelector('.portal-payout-lines td:nth-child(3) a')"
+        ".textContent.trim() !== first",
+        arg=tx_id,
+    )
+    assert page.locator("h1").inner_text().strip().endswith(reference)
+    page.locator(f"{LINE_ROWS} td:nth-child(3) a").first.click()
+    page.wait_for_url(lambda url: urlsplit(url).path.startswith("/transactions/tx_"))
+    page.locator("#tx-summary-title").wait_for()
+
+
+def test_a_payouts_csv_downloads_whole(open_as: Any) -> None:
+    page = open_as("viewer", "/payouts?status=paid")
+    page.locator(f"{PAYOUT_ROWS} td:first-child a").first.click()
+    page.wait_for_url(lambda url: urlsplit(url).path.startswith("/payouts/po_"))
+    count = int(page.locator("dt:text('Lines') + dd").inner_text().replace(",", ""))
+    page.get_by_role("button", name="Export").click()
+    with page.expect_download() as waiting:
+        page.locator("[data-portal-export='csv']").click()
+    download = waiting.value
+    assert download.suggested_filename.startswith("payout-po_")
+    text = Path(download.path()).read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == count
+    total = sum(int(row["amount"]) for row in rows)
+    assert total != 0 and {row["type"] for row in rows} >= {"capture", "fee"}
