@@ -27,6 +27,8 @@ PAGES = [
     ("transactions", "/transactions", "operator"),
     ("transaction-detail", None, "operator"),
     ("views-menu", "/transactions?status=captured&country=CH", "operator"),
+    ("payouts", "/payouts", "operator"),
+    ("payout-detail", None, "operator"),
     ("bulk-review", None, "operator"),
     ("saved-views", "/views", "operator"),
     ("account", "/account", "operator"),
@@ -157,6 +159,9 @@ def main() -> None:
                             page.locator("input.portal-bulk-tick").nth(number).check()
                         page.locator("#bulk-menu").click()
                         page.get_by_role("button", name="Capture in full…").click()
+                    elif name == "payout-detail":  # the latest payout paid out
+                        page.goto(f"{base}/payouts?status=paid")
+                        page.locator("table a[href^='/payouts/po_']").first.click()
                     elif path is None:  # the first transaction of the table
                         page.goto(f"{base}/transactions")
                         page.locator("table a[href^='/transactions/tx_']").first.click()

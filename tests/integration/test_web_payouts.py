@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sarportal.domain.roles import Role
-from sarportal.web.payouts.pages import ExportInterrupted
+from sarportal.web.payouts.pages import LINES_PAGE_SIZE, ExportInterrupted
 from tests.fixtures.portal import MadeUser
 from tests.fixtures.sandbox import SandboxHandle
 
@@ -112,7 +112,9 @@ def test_a_payouts_detail_adds_up_and_its_lines_link_to_the_transactions(
     viewer: FlaskClient, sandbox: SandboxHandle
 ) -> None:
     payout = next(
-        p for p in all_payouts(sandbox) if p["status"] == "paid" and p["line_count"] > 100
+        p
+        for p in all_payouts(sandbox)
+        if p["status"] == "paid" and p["line_count"] > 2 * LINES_PAGE_SIZE
     )
     answer = viewer.get(f"/payouts/{payout['id']}")
     assert answer.status_code == 200 and "no-store" in answer.headers["Cache-Control"]
@@ -132,14 +134,16 @@ def test_a_payouts_detail_adds_up_and_its_lines_link_to_the_transactions(
             break
         cursor = got["next_cursor"]
     assert sum(line["amount"] for line in lines) == payout["amount"]
-    assert TX_LINK.findall(page) == [line["transaction_id"] for line in lines[:100]]
+    assert TX_LINK.findall(page) == [line["transaction_id"] for line in lines[:LINES_PAGE_SIZE]]
     second = viewer.get(
         next_link(page) or "", headers={"HX-Request": "true", "HX-Target": "payout-lines"}
     )
     assert second.status_code == 200
     part = second.get_data(as_text=True)
     assert "<html" not in part
-    assert TX_LINK.findall(part) == [line["transaction_id"] for line in lines[100:200]]
+    assert TX_LINK.findall(part) == [
+        line["transaction_id"] for line in lines[LINES_PAGE_SIZE : 2 * LINES_PAGE_SIZE]
+    ]
 
 
 def test_an_unknown_payout_is_not_found(viewer: FlaskClient) -> None:

@@ -32,7 +32,7 @@ bp = Blueprint("payouts", __name__)
 VIEW_TARGET: Final = "payouts-view"
 LINES_TARGET: Final = "payout-lines"
 PAGE_SIZE: Final = 25
-LINES_PAGE_SIZE: Final = 100
+LINES_PAGE_SIZE: Final = 50
 STALE_LINK: Final = "This page link is no longer valid. Here is the first page."
 
 
