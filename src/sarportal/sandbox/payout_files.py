@@ -93,8 +93,8 @@ def payout_page(
     rest = matching if after is None else [p for p in matching if p.sort_key() > after]
     page = rest[:limit]
     more = len(rest) > limit
-    body: dict[str, Any] = {"data": [payout_json(p, now) for p in page], "has_more": more,
-                            "next_cursor": None}  # fmt: skip
+    data = [payout_json(p, now) for p in page]
+    body: dict[str, Any] = {"data": data, "has_more": more, "next_cursor": None}
     if totals:
         sums: dict[int, list[int]] = {}
         for payout in sorted(matching, key=lambda p: CURRENCY_RANK[p.currency]):
