@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from tests.e2e.privacy import (
     scan,
 )
 from tests.fixtures.services import REDIS_SERVER, port_open, require_redis, require_service
+from tests.fixtures.statements import Booking, camt053, mt940, payout_bookings
 
 pytestmark = pytest.mark.e2e
 
@@ -149,6 +151,7 @@ def _walk(portal: Portal, recorder: Recorder) -> None:
     _walk_views(walker)
     _walk_approvals(walker, listing)
     _walk_bulk(walker, listing)
+    _walk_payouts(walker)
     walker.page("/transactions/tx_0000000000000000")
     walker.page("/transactions", amount_min="zwölf")
     walker.api.post(f"/api/v1/transactions/{captured['id']}/refunds", json={"amount": -1})
@@ -240,6 +243,32 @@ def _walk_bulk(walker: Walker, listing: list[dict[str, Any]]) -> None:
         data={"csrf_token": token, "kind": "refund"},
         files={"file": ("ids.csv", lines.encode(), "text/csv")},
     )
+
+
+def _walk_payouts(walker: Walker) -> None:
+    """Payouts: the list, a payout with its lines and files, the API; then a bank statement
+    naming a person (and big enough that Werkzeug would spool it to a temporary file) dropped
+    in for reconciliation: the report must not show it, and the scan must not find it."""
+    assert walker.page("/payouts").status_code == 200
+    payouts = walker.api.get("/api/v1/payouts", params={"status": "paid", "limit": 8}).json()
+    paid = payouts["data"]
+    assert walker.page(f"/payouts/{paid[0]['id']}").status_code == 200
+    for fmt in ("csv", "datev", "camt053"):
+        assert walker.page(f"/payouts/{paid[0]['id']}/export/{fmt}").status_code == 200
+    walker.api.get(f"/api/v1/payouts/{paid[0]['id']}/lines", params={"limit": 1000})
+    days = sorted(date.fromisoformat(p["arrival_date"]) for p in paid)
+    bookings = [*payout_bookings(paid), Booking(days[0], 4_990, "EUR", f"Rechnung {PLANTED} Erika")]
+    statement = camt053(bookings, days[0], days[-1], padding=1_000_000)
+    token = _csrf(walker.page("/payouts/reconcile").text)
+    in_euro = [b for b in bookings if b.currency == "EUR"]
+    for name, data in (("statement.xml", statement), ("statement.sta", mt940(in_euro))):
+        answer = walker.web.post(
+            "/payouts/reconcile",
+            data={"csrf_token": token},
+            files={"statement": (name, data, "application/octet-stream")},
+        )
+        assert answer.status_code == 200, answer.text[:300]
+        assert PLANTED not in answer.text and 'data-outcome="matched"' in answer.text
 
 
 def _kept(portal: Portal, root: Path, database_url: str | None, redis: bool) -> list[Any]:

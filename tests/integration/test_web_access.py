@@ -45,6 +45,8 @@ MATRIX: dict[str, tuple[Role | None, str, str]] = {
     "api.me": (Role.VIEWER, "GET", "/api/v1/me"),
     "transactions.index": (Role.VIEWER, "GET", "/transactions"),
     "payouts.index": (Role.VIEWER, "GET", "/payouts"),
+    "reconcile.form": (Role.VIEWER, "GET", "/payouts/reconcile"),
+    "reconcile.upload": (Role.VIEWER, "POST", "/payouts/reconcile"),
     "payouts.detail": (Role.VIEWER, "GET", "/payouts/po_0000000000000000"),
     "payouts.export": (Role.VIEWER, "GET", "/payouts/po_0000000000000000/export/csv"),
     "api_payouts.list_payouts": (Role.VIEWER, "GET", "/api/v1/payouts"),

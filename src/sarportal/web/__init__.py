@@ -15,6 +15,7 @@ from sarportal.web.core import access, errors, ops, provider_access, ratelimit, 
 from sarportal.web.core.access import public, requires
 from sarportal.web.core.services import EXTENSION, Portal
 from sarportal.web.core.timing import ServerTiming
+from sarportal.web.core.uploads import InMemoryUploads
 
 __all__ = ["create_app", "public", "requires"]
 
@@ -33,6 +34,7 @@ def create_app(config: Settings | None = None) -> Flask:
     """Build the portal's Flask app for `config` (default: from the environment)."""
     settings = config or Settings.from_env()
     app = Flask(__name__, instance_path=str(settings.instance_dir), instance_relative_config=False)
+    app.request_class = InMemoryUploads
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME=settings.session_cookie_name,
@@ -90,6 +92,7 @@ def _register_blueprints(app: Flask) -> None:
 
     del transaction  # imported for its blueprint, which nests under the detail page's
     from sarportal.web.payouts import pages as payouts
+    from sarportal.web.payouts import reconcile
     from sarportal.web.people import account, admin, signin
     from sarportal.web.saved_views import pages as saved_views
     from sarportal.web.stats import counter, dashboard
@@ -97,7 +100,7 @@ def _register_blueprints(app: Flask) -> None:
 
     modules = (
         signin, account, admin, dashboard, api, transactions, detail, table, saved_views,
-        approvals, bulk, payouts,
+        approvals, bulk, payouts, reconcile,
     )  # fmt: skip
     for module in modules:
         app.register_blueprint(module.bp)

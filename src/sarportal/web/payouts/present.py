@@ -17,6 +17,8 @@ from sarportal.domain.filters import CURRENCIES, Paging
 from sarportal.domain.payout_filters import PayoutFilters
 from sarportal.domain.vocabulary import PAYOUT_FORMATS, PAYOUT_STATUSES
 from sarportal.provider.models import Payout, PayoutLine, PayoutLinePage, PayoutPage
+from sarportal.reconciliation.matching import Finding, Report
+from sarportal.reconciliation.statements import Entry
 from sarportal.web.ui import labels
 from sarportal.web.ui.formats import format_day, format_moment, format_money
 from sarportal.web.ui.locale import request_formats
@@ -183,4 +185,76 @@ def detail_context(
         "paging": paging,
         "notice": notice,
         "formats": [(code, str(labels.PAYOUT_FORMAT[code])) for code in PAYOUT_FORMATS],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRow:
+    """One line of the reconciliation report."""
+
+    outcome: str
+    tone: str
+    label: str
+    explanation: str
+    payout_id: str | None
+    reference: str
+    arrival: str
+    expected: str
+    received: str
+
+
+def _finding_row(finding: Finding) -> FindingRow:
+    formats = request_formats()
+    payout = finding.payout
+
+    def money(value: int, currency: str) -> str:
+        return format_money(value, currency, formats.locale)
+
+    def booked(entry: Entry) -> str:
+        day = format_day(entry.booked, formats.locale, formats.zone, "short")
+        return f"{money(entry.amount, entry.currency)} ({day})"
+
+    received = ", ".join(booked(entry) for entry in finding.entries)
+    words = {
+        "matched": (_("Matched"), "success", ""),
+        "missing": (_("Not on the statement"), "danger",
+                    _("Paid out within the statement's days, but no entry names it.")),
+        "amount_differs": (_("Amount differs"), "warning",
+                           _("An entry names this payout with another amount or currency.")),
+        "twice": (_("Booked twice"), "warning", _("More than one entry names this payout.")),
+        "unknown": (_("Unknown payout"), "danger",
+                    _("The entry names a payout reference the provider does not know.")),
+    }  # fmt: skip
+    label, tone, explanation = words[finding.outcome]
+    return FindingRow(
+        outcome=finding.outcome,
+        tone=tone,
+        label=label,
+        explanation=explanation,
+        payout_id=payout.id if payout else None,
+        reference=payout.bank_reference if payout else (finding.reference or ""),
+        arrival=format_day(payout.arrival_date, formats.locale, formats.zone, "medium")
+        if payout
+        else "",
+        expected=money(payout.amount, payout.currency) if payout else "",
+        received=received,
+    )
+
+
+def reconciliation_context(report: Report) -> dict[str, Any]:
+    formats = request_formats()
+    statement = report.statement
+    days = (
+        f"{format_day(statement.first_day, formats.locale, formats.zone, 'medium')} – "
+        f"{format_day(statement.last_day, formats.locale, formats.zone, 'medium')}"
+    )
+    return {
+        "report": report,
+        "error": None,
+        "kind": statement.kind,
+        "days": days,
+        "entry_count": len(statement.entries),
+        "exceptions": [_finding_row(f) for f in report.exceptions],
+        "matched": [_finding_row(f) for f in report.matched],
+        "others": report.others,
     }

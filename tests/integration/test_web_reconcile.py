@@ -1,0 +1,182 @@
+"""Drop-in reconciliation through the Flask app against the sandbox: a bank statement matched
+against the live payouts, each kind of exception found, bad files refused with a reason, and
+the file kept nowhere (not even a temporary file)."""
+
+from __future__ import annotations
+
+import io
+import re
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from sarportal.domain.roles import Role
+from tests.fixtures.portal import MadeUser, csrf_token
+from tests.fixtures.sandbox import SandboxHandle
+from tests.fixtures.statements import Booking, camt053, mt940, payout_bookings
+
+PLANTED = "PIICANARYrec0nc11e Erika Mustermann"
+"""Another booking's text, naming a person: counted, never shown."""
+
+
+@pytest.fixture(autouse=True)
+def _real_time(clock: Any) -> None:
+    clock.now = datetime.now(UTC)
+
+
+@pytest.fixture
+def viewer(login_provider: Callable[..., MadeUser], provider_client: FlaskClient) -> FlaskClient:
+    login_provider(Role.VIEWER)
+    return provider_client
+
+
+def paid_payouts(
+    sandbox: SandboxHandle, first: date, last: date, **params: Any
+) -> list[dict[str, Any]]:
+    """Ground truth: the payouts the sandbox paid out from `first` to `last`."""
+    with sandbox.client("demo-viewer") as client:
+        until = (last + timedelta(days=1)).isoformat()
+        query = {"arrival_from": first.isoformat(), "arrival_to": until, "status": "paid",
+                 "limit": 100, **params}  # fmt: skip
+        found: list[dict[str, Any]] = client.get("/v1/payouts", params=query).json()["data"]
+    assert found, "no payouts in the period"
+    return found
+
+
+def period() -> tuple[date, date]:
+    last = datetime.now(UTC).date() - timedelta(days=7)
+    return last - timedelta(days=27), last
+
+
+def others(day: date) -> list[Booking]:
+    return [
+        Booking(day, 4_990, "EUR", f"Rechnung 4711 {PLANTED}"),
+        Booking(day, -120_000, "EUR", "Miete Lager Dezember"),
+    ]
+
+
+def upload(client: FlaskClient, data: bytes, name: str = "statement.xml") -> Any:
+    token = csrf_token(client, "/payouts/reconcile")
+    return client.post(
+        "/payouts/reconcile",
+        data={"csrf_token": token, "statement": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def outcomes(page: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for outcome, reference in re.findall(
+        r'<tr data-outcome="(\w+)">.*?<code>([^<]+)</code>', page, re.S
+    ):
+        found.setdefault(outcome, []).append(reference)
+    return found
+
+
+def test_a_statement_with_every_payout_matches_all_and_shows_no_one_else(
+    viewer: FlaskClient, sandbox: SandboxHandle
+) -> None:
+    first, last = period()
+    payouts = paid_payouts(sandbox, first, last)
+    data = camt053(payout_bookings(payouts) + others(first), first, last)
+    answer = upload(viewer, data)
+    assert answer.status_code == 200
+    assert "no-store" in answer.headers["Cache-Control"]
+    page = answer.get_data(as_text=True)
+    assert sorted(outcomes(page)["matched"]) == sorted(p["bank_reference"] for p in payouts)
+    assert "missing" not in outcomes(page)
+    assert "2 entries are not from the provider and are not shown." in page
+    assert "PIICANARY" not in page and "Mustermann" not in page and "Miete" not in page
+
+
+def test_each_kind_of_exception_is_found(viewer: FlaskClient, sandbox: SandboxHandle) -> None:
+    first, last = period()
+    payouts = paid_payouts(sandbox, first, last)
+    assert len(payouts) >= 4
+    bookings = payout_bookings(payouts)
+    gone, changed, doubled = payouts[0], payouts[1], payouts[2]
+    bookings[1] = Booking(
+        bookings[1].booked, bookings[1].amount - 1, bookings[1].currency, bookings[1].text
+    )
+    bookings = [*bookings[1:], bookings[2]]
+    # a reference the provider never issued, wrapped across lines as banks do
+    bookings.append(Booking(last, 10_000, "EUR", "Auszahlung SAR 2026-01 EUR\nZZZZZZ"))
+    page = upload(viewer, camt053(bookings, first, last)).get_data(as_text=True)
+    found = outcomes(page)
+    assert found["missing"] == [gone["bank_reference"]]
+    assert found["amount_differs"] == [changed["bank_reference"]]
+    assert found["twice"] == [doubled["bank_reference"]]
+    assert found["unknown"] == ["SAR 2026-01 EUR ZZZZZZ"]
+    assert len(found["matched"]) == len(payouts) - 3
+    assert re.search(r'id="reconcile-exceptions">4<', page)
+
+
+def test_an_mt940_statement_is_matched_like_camt(
+    viewer: FlaskClient, sandbox: SandboxHandle
+) -> None:
+    first, last = period()
+    payouts = paid_payouts(sandbox, first, last, currency="EUR")
+    bookings = sorted(payout_bookings(payouts) + others(first), key=lambda b: b.booked)
+    page = upload(viewer, mt940(bookings), "statement.sta").get_data(as_text=True)
+    assert sorted(outcomes(page)["matched"]) == sorted(p["bank_reference"] for p in payouts)
+    assert "PIICANARY" not in page
+
+
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+    b"<Document>&lol2;</Document>"
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "message"),
+    [
+        (b"", 400, "Please choose a bank statement file."),
+        (b"%PDF-1.7 not a statement", 400, "neither a camt.053 (XML) nor an MT940"),
+        (b"<Document><broken", 400, "The XML file cannot be read."),
+        (BILLION_LAUGHS, 400, "The XML file cannot be read."),
+        (b'<Document xmlns="urn:other"/>', 400, "is not a camt.053 bank statement"),
+        (b":20:X\r\n:61:garbage\r\n", 400, "cannot be read as an MT940 statement"),
+        (b"<" + b"x" * (8 * 1024 * 1024 + 1), 413, "larger than 8 MB"),
+    ],
+)
+def test_a_file_that_is_no_statement_is_refused_with_the_reason(
+    viewer: FlaskClient, data: bytes, status: int, message: str
+) -> None:
+    answer = upload(viewer, data)
+    assert answer.status_code == status
+    assert message in answer.get_data(as_text=True)
+
+
+def test_a_large_statement_never_touches_the_disk(
+    viewer: FlaskClient, sandbox: SandboxHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    first, last = period()
+    payouts = paid_payouts(sandbox, first, last)
+    data = camt053(payout_bookings(payouts) + others(first), first, last, padding=2_000_000)
+    assert len(data) > 2_000_000  # Werkzeug spools anything over 500 KB to a temporary file
+    answer = upload(viewer, data)
+    assert answer.status_code == 200
+    assert len(outcomes(answer.get_data(as_text=True))["matched"]) == len(payouts)
+    assert list(spool.iterdir()) == []
+
+
+def test_nothing_of_the_statement_reaches_the_log(
+    viewer: FlaskClient, sandbox: SandboxHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, last = period()
+    payouts = paid_payouts(sandbox, first, last)
+    with caplog.at_level("DEBUG"):
+        upload(viewer, camt053(payout_bookings(payouts) + others(first), first, last))
+        upload(viewer, b"<Document><broken " + PLANTED.encode())
+    assert "reconciliation: camt.053 with" in caplog.text
+    assert "PIICANARY" not in caplog.text and "Mustermann" not in caplog.text
