@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.e2e.conftest import axe_violations
+from tests.fixtures.statements import Booking, camt053, payout_bookings
 
 pytestmark = pytest.mark.e2e
 
@@ -60,3 +64,50 @@ def test_a_payouts_csv_downloads_whole(open_as: Any) -> None:
     assert len(rows) == count
     total = sum(int(row["amount"]) for row in rows)
     assert total != 0 and {row["type"] for row in rows} >= {"capture", "fee"}
+
+
+def _statement_of_paid_payouts(
+    page: Any, *, drop_first: bool
+) -> tuple[bytes, list[dict[str, Any]]]:
+    """A camt.053 of the merchant's bank account with the latest paid payouts (read through the
+    portal's API with the page's session), and one booking of somebody else."""
+    base = urlsplit(page.url)._replace(path="", query="").geturl()
+    answer = page.request.get(f"{base}/api/v1/payouts?status=paid&limit=6")
+    assert answer.ok, answer.status
+    paid: list[dict[str, Any]] = answer.json()["data"]
+    days = sorted(date.fromisoformat(p["arrival_date"]) for p in paid)
+    bookings = payout_bookings(paid[1:] if drop_first else paid)
+    bookings.append(Booking(days[0], 4_990, "EUR", "Rechnung 4711 Erika Mustermann"))
+    return camt053(bookings, days[0], days[-1]), paid
+
+
+def test_a_viewer_reconciles_a_bank_statement_and_sees_the_missing_payout(open_as: Any) -> None:
+    page = open_as("viewer", "/payouts")
+    page.get_by_role("link", name="Reconcile a bank statement").click()
+    page.wait_for_url(lambda url: urlsplit(url).path == "/payouts/reconcile")
+    data, paid = _statement_of_paid_payouts(page, drop_first=True)
+    page.set_input_files(
+        "#statement",
+        files=[{"name": "statement.xml", "mimeType": "application/xml", "buffer": data}],
+    )
+    page.get_by_role("button", name="Reconcile").click()
+    page.locator("#reconcile-result-title").wait_for()
+    missing = page.locator("#reconcile-exceptions-table tr[data-outcome='missing'] code")
+    assert missing.all_inner_texts() == [paid[0]["bank_reference"]]
+    assert page.locator("#reconcile-matched-table tbody tr").count() == len(paid) - 1
+    assert "Mustermann" not in page.content()
+    violations = axe_violations(page)
+    assert violations == [], violations
+
+
+def test_a_file_that_is_no_statement_is_refused_in_place(open_as: Any) -> None:
+    page = open_as("viewer", "/payouts/reconcile")
+    page.set_input_files(
+        "#statement",
+        files=[{"name": "invoice.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.7"}],
+    )
+    page.get_by_role("button", name="Reconcile").click()
+    alert = page.locator("#statement-error")
+    alert.wait_for()
+    assert "neither a camt.053" in alert.inner_text()
+    assert page.locator("#statement").get_attribute("aria-invalid") == "true"
