@@ -8,6 +8,7 @@ from bench import (
     bulk_cases,
     decode_cases,
     load_cases,
+    payout_cases,
     portal_cases,
     readme,
     sandbox_cases,
@@ -26,6 +27,7 @@ def main() -> None:
         ("statistics", stats_cases),
         ("bulk actions", bulk_cases),
         ("portal, one user", portal_cases),
+        ("payouts", payout_cases),
         ("portal, many users", load_cases),
     ):
         started = time.perf_counter()

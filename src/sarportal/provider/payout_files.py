@@ -18,6 +18,9 @@ from sarportal.provider.errors import ProviderUnavailable
 from sarportal.provider.transport import translated
 
 log = logging.getLogger("sarportal.provider")
+CHUNK_BYTES = 256 * 1024
+"""How much of the file is passed on at a time: large enough that the copy per chunk vanishes,
+small enough that memory stays flat."""
 
 PAYOUT_FILES: dict[PayoutFormat, tuple[str, str]] = {
     "csv": ("text/csv", "csv"),
@@ -53,7 +56,7 @@ class PayoutFile:
         """The body as it arrives, checked for completeness at its end."""
         counter = _LineCounter(self._format)
         with translated("GET", "/v1/payouts/{id}/export"):
-            for chunk in self._response.iter_bytes():
+            for chunk in self._response.iter_bytes(CHUNK_BYTES):
                 counter.feed(chunk)
                 yield chunk
         if counter.lines != self.line_count:
