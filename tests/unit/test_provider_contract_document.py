@@ -64,6 +64,10 @@ def test_operation_ids_are_the_agreed_ones() -> None:
         "getPayout",
         "listPayoutLines",
         "exportPayout",
+        "listClaims",
+        "getClaim",
+        "acceptClaim",
+        "contestClaim",
     }
 
 
