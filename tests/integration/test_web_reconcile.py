@@ -138,7 +138,7 @@ BILLION_LAUGHS = (
     ("data", "status", "message"),
     [
         (b"", 400, "Please choose a bank statement file."),
-        (b"%PDF-1.7 not a statement", 400, "neither a camt.053 (XML) nor an MT940"),
+        (b"%PDF-1.7 not a statement", 400, "neither a bank statement"),
         (b"<Document><broken", 400, "The XML file cannot be read."),
         (BILLION_LAUGHS, 400, "The XML file cannot be read."),
         (b'<Document xmlns="urn:other"/>', 400, "is not a camt.053 bank statement"),
@@ -180,3 +180,81 @@ def test_nothing_of_the_statement_reaches_the_log(
         upload(viewer, b"<Document><broken " + PLANTED.encode())
     assert "reconciliation: camt.053 with" in caplog.text
     assert "PIICANARY" not in caplog.text and "Mustermann" not in caplog.text
+
+
+# -- the ERP's open items ----------------------------------------------------------------------
+
+
+def one(sandbox: SandboxHandle, **params: Any) -> dict[str, Any]:
+    with sandbox.client("demo-viewer") as client:
+        rows: list[dict[str, Any]] = client.get(
+            "/v1/transactions", params={"limit": 1, **params}
+        ).json()["data"]
+    assert rows, params
+    return rows[0]
+
+
+def capture_lines(sandbox: SandboxHandle, payout_id: str) -> set[str]:
+    """Ground truth: the transactions whose capture a payout's lines hold."""
+    found: set[str] = set()
+    cursor = None
+    with sandbox.client("demo-viewer") as client:
+        while True:
+            params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+            page = client.get(f"/v1/payouts/{payout_id}/lines", params=params).json()
+            found |= {line["transaction_id"] for line in page["data"] if line["type"] == "capture"}
+            if not page["has_more"]:
+                return found
+            cursor = page["next_cursor"]
+
+
+def euros(minor: int) -> str:
+    return (
+        f"{minor // 100:,}.{minor % 100:02d}".replace(",", "X").replace(".", ",").replace("X", ".")
+    )
+
+
+def test_an_erps_open_items_say_what_to_close_check_and_wait_for(
+    viewer: FlaskClient, sandbox: SandboxHandle
+) -> None:
+    now = datetime.now(UTC)
+    old = {"created_to": (now - timedelta(days=60)).isoformat(), "currency": "EUR"}
+    paid_out = one(sandbox, status="captured", **old)
+    refunded = one(sandbox, status="refunded", **old)
+    cancelled = one(sandbox, status="cancelled", **old)
+    wrong = one(sandbox, status="partially_refunded", **old)
+    authorized = one(sandbox, status="authorized", currency="EUR")
+    rows = [
+        ("Belegnr", "Kunde", "Bestellnummer", "Offener Betrag", "Währung"),
+        (
+            "RE-1",
+            f"{PLANTED} GmbH",
+            paid_out["order_reference"],
+            euros(paid_out["captured_amount"]),
+            "EUR",
+        ),
+        ("RE-2", "Erika Mustermann", refunded["order_reference"], euros(refunded["amount"]), "EUR"),
+        ("RE-3", "Max Muster", cancelled["id"], euros(cancelled["amount"]), "EUR"),
+        ("RE-4", "Max Muster", wrong["order_reference"], euros(wrong["captured_amount"]), "EUR"),
+        ("RE-5", "Max Muster", authorized["order_reference"], euros(authorized["amount"]), "EUR"),
+        ("RE-6", "Max Muster", "MH-0000000", "12,00", "EUR"),
+    ]
+    data = "\n".join(";".join(row) for row in rows).encode("utf-8")
+    answer = upload(viewer, data, "open-items.csv")
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
+    page = answer.get_data(as_text=True)
+    verdicts = dict(re.findall(r'<tr data-verdict="(\w+)">\s*<td>(\d+)</td>', page))
+    assert verdicts == {  # by line of the file
+        "paid_out": "2", "refunded": "3", "not_owed": "4", "amount_differs": "5",
+        "not_captured": "6", "unknown": "7",
+    }  # fmt: skip
+    payout_id = re.search(r'data-verdict="paid_out">.*?href="/payouts/(po_[0-9a-f]+)"', page, re.S)
+    assert payout_id, "the paid-out item names no payout"
+    assert paid_out["id"] in capture_lines(sandbox, payout_id.group(1))
+    assert "PIICANARY" not in page and "Mustermann" not in page and "RE-1" not in page
+
+
+def test_open_items_without_a_reference_column_are_refused(viewer: FlaskClient) -> None:
+    answer = upload(viewer, b"Kunde;Betrag\nErika;12,00\n", "open-items.csv")
+    assert answer.status_code == 400
+    assert "must name its columns" in answer.get_data(as_text=True)

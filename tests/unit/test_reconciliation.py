@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sarportal.provider.models import Payout
+from sarportal.provider.models import Payout, TransactionSummary
 from sarportal.reconciliation.matching import reconcile, squeezed
+from sarportal.reconciliation.open_items import OpenItem, judge, read_open_items
 from sarportal.reconciliation.statements import Entry, Statement, StatementError, read_statement
 from tests.fixtures.statements import Booking, camt053, mt940
 
@@ -134,3 +135,77 @@ def test_every_paid_payout_is_matched_or_an_exception_exactly_once(
         (finding,) = [f for f in report.findings if f.payout is p]
         expected = "missing" if i in dropped else "amount_differs" if i in changed else "matched"
         assert finding.outcome == expected
+
+
+# -- open items --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "minor"),
+    [("1.234,56", 123_456), ("1,234.56", 123_456), ("1234.5", 123_450), ("-12,50", -1_250),
+     ("1 234,00", 123_400), ("7", 700)],
+)  # fmt: skip
+def test_open_amounts_are_read_as_erps_write_them(text: str, minor: int) -> None:
+    (item,) = read_open_items(f"Referenz;Betrag\nMH-1;{text}\n".encode())
+    assert item.amount == minor
+
+
+def test_only_the_reference_amount_and_currency_columns_are_read() -> None:
+    data = "Kunde,Order Reference,Open Amount,Currency,IBAN\nErika,MH-7,12.00,chf,DE02...\n"
+    (item,) = read_open_items(data.encode("cp1252"))
+    assert item == OpenItem(2, "MH-7", 1_200, "CHF")
+    assert "Erika" not in repr(item)
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"Kunde;Betrag\nErika;1\n", "items_header"),
+        (b"Referenz;Betrag\nMH 1 2;1\n", "items_ident"),
+        ("Referenz;Betrag\nMH-1;zwölf\n".encode(), "amount"),
+        (b"Referenz;Betrag\n", "empty"),
+        (b"%PDF-1.7", "format"),
+    ],
+)
+def test_unusable_open_items_say_why(data: bytes, code: str) -> None:
+    with pytest.raises(StatementError) as raised:
+        read_open_items(data)
+    assert raised.value.code == code
+
+
+def summary(**changes: object) -> TransactionSummary:
+    fields: dict[str, object] = {
+        "id": "tx_00000000000000aa", "created_at": datetime(2026, 11, 10, tzinfo=UTC),
+        "updated_at": datetime(2026, 11, 18, tzinfo=UTC), "status": "captured",
+        "settlement_status": "open", "payment_method": "invoice", "currency": "EUR",
+        "amount": 5_000, "captured_amount": 5_000, "refunded_amount": 0, "cancelled_amount": 0,
+        "order_reference": "MH-1", "shop": "web", "country": "DE", "customer_type": "b2c",
+        "customer_id": "cus_1", "authorization_expires_at": datetime(2026, 12, 10, tzinfo=UTC),
+        "captured_at": datetime(2026, 11, 18, 9, tzinfo=UTC), "due_date": None, "paid_at": None,
+        "dunning_level": 0,
+    }  # fmt: skip
+    return TransactionSummary(**(fields | changes))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("tx", "amount", "status", "verdict"),
+    [
+        (summary(), 5_000, "paid", "paid_out"),
+        (summary(), 5_000, "in_transit", "in_payout"),
+        (summary(), 4_999, "paid", "amount_differs"),
+        (summary(), None, "paid", "paid_out"),
+        (summary(refunded_amount=5_000, status="refunded"), 5_000, "paid", "refunded"),
+        (summary(status="cancelled", captured_amount=0, captured_at=None), 1, "paid", "not_owed"),
+        (summary(status="authorized", captured_amount=0, captured_at=None), 1, "paid",
+         "not_captured"),
+        (None, 5_000, "paid", "unknown"),
+    ],
+)  # fmt: skip
+def test_each_open_item_gets_the_verdict_its_transaction_implies(
+    tx: TransactionSummary | None, amount: int | None, status: str, verdict: str
+) -> None:
+    week = payout("SAR 2026-47 EUR AAAAAA", 1, status=status)  # 16–23 November
+    found = judge(OpenItem(2, "MH-1", amount, "EUR"), tx, [week])
+    assert found.verdict == verdict
+    if verdict in ("paid_out", "in_payout"):
+        assert found.payout is week

@@ -38,7 +38,7 @@ class StatementError(ValueError):
 
 
 REASONS: Final = {
-    "format": "The file is neither a camt.053 (XML) nor an MT940 bank statement.",
+    "format": "The file is neither a bank statement (camt.053, MT940) nor a CSV of open items.",
     "xml": "The XML file cannot be read as a camt.053 statement.",
     "not_camt": "The XML file is not a camt.053 statement (BkToCstmrStmt).",
     "mt940": "The file cannot be read as an MT940 statement.",
@@ -47,6 +47,9 @@ REASONS: Final = {
     "amount": "An amount on the statement cannot be read.",
     "date": "A date on the statement cannot be read.",
     "entry": "An entry of the statement has no amount, date or credit/debit mark.",
+    "items_header": "The CSV's header names no order reference or transaction column.",
+    "items_ident": "A line of the CSV names neither an order reference nor a transaction id.",
+    "items_too_many": "The CSV has more than 1,000 open items.",
 }
 
 
@@ -70,10 +73,17 @@ class Statement:
     entries: tuple[Entry, ...]
 
 
+def is_statement(data: bytes) -> bool:
+    """Whether the file looks like a bank statement (XML, or SWIFT's `:20:` / `{1:` blocks)
+    rather than a CSV of open items."""
+    head = data.lstrip().removeprefix(b"\xef\xbb\xbf")[:1]
+    return head in (b"<", b":", b"{")
+
+
 def read_statement(data: bytes) -> Statement:
     """Read camt.053 or MT940, told apart by their first characters."""
-    head = data.lstrip()[:1]
-    if head == b"<" or data.startswith(b"\xef\xbb\xbf<"):
+    head = data.lstrip().removeprefix(b"\xef\xbb\xbf")[:1]
+    if head == b"<":
         return _camt(data)
     if head in (b":", b"{"):
         return _mt940(data)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 from flask import request
 from flask_babel import gettext as _
@@ -18,6 +18,7 @@ from sarportal.domain.payout_filters import PayoutFilters
 from sarportal.domain.vocabulary import PAYOUT_FORMATS, PAYOUT_STATUSES
 from sarportal.provider.models import Payout, PayoutLine, PayoutLinePage, PayoutPage
 from sarportal.reconciliation.matching import Finding, Report
+from sarportal.reconciliation.open_items import CHECK, CLOSE, ItemFinding
 from sarportal.reconciliation.statements import Entry
 from sarportal.web.ui import labels
 from sarportal.web.ui.formats import format_day, format_moment, format_money
@@ -258,3 +259,66 @@ def reconciliation_context(report: Report) -> dict[str, Any]:
         "matched": [_finding_row(f) for f in report.matched],
         "others": report.others,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """One open item of the ERP and what to do with it."""
+
+    verdict: str
+    tone: str
+    label: str
+    line: int
+    ident: str
+    transaction_id: str | None
+    erp_amount: str
+    provider_amount: str
+    payout_id: str | None
+    payout_reference: str
+    arrival: str
+
+
+ITEM_GROUPS: Final = (("close", CLOSE), ("check", CHECK), ("wait", ("in_payout", "not_captured")))
+
+
+def _item_row(finding: ItemFinding) -> ItemRow:
+    formats = request_formats()
+    tx, payout, item = finding.transaction, finding.payout, finding.item
+    words = {
+        "paid_out": (_("Paid out: close it"), "success"),
+        "refunded": (_("Refunded: close it with a credit note"), "success"),
+        "amount_differs": (_("Amount differs"), "warning"),
+        "unknown": (_("Unknown to the provider"), "danger"),
+        "not_owed": (_("Nothing to be paid (cancelled, declined or expired)"), "danger"),
+        "in_payout": (_("Captured, payout on its way"), "info"),
+        "not_captured": (_("Not captured yet"), "secondary"),
+    }
+    label, tone = words[finding.verdict]
+    currency = tx.currency if tx else (item.currency or "EUR")
+    return ItemRow(
+        verdict=finding.verdict,
+        tone=tone,
+        label=label,
+        line=item.line,
+        ident=item.ident,
+        transaction_id=tx.id if tx else None,
+        erp_amount=format_money(item.amount, currency, formats.locale)
+        if item.amount is not None
+        else "",
+        provider_amount=format_money(
+            tx.captured_amount - tx.refunded_amount, tx.currency, formats.locale
+        )
+        if tx
+        else "",
+        payout_id=payout.id if payout else None,
+        payout_reference=payout.bank_reference if payout else "",
+        arrival=format_day(payout.arrival_date, formats.locale, formats.zone, "medium")
+        if payout
+        else "",
+    )
+
+
+def open_items_context(findings: Sequence[ItemFinding]) -> dict[str, Any]:
+    rows = [_item_row(f) for f in findings]
+    groups = {name: [r for r in rows if r.verdict in verdicts] for name, verdicts in ITEM_GROUPS}
+    return {"report": None, "open_items": groups, "item_count": len(rows), "error": None}

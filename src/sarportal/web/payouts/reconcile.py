@@ -9,23 +9,26 @@ shows the provider's payouts and the entries that name them; other entries of th
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, Final
 
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from sarportal.actions import summary_of
 from sarportal.domain.roles import Role
 from sarportal.provider import ProviderSession
-from sarportal.provider.models import Payout
+from sarportal.provider.errors import ProviderNotFound
+from sarportal.provider.models import Payout, TransactionSummary
 from sarportal.reconciliation.matching import reconcile
-from sarportal.reconciliation.statements import Statement, StatementError, read_statement
+from sarportal.reconciliation.open_items import TX_ID, OpenItem, judge, read_open_items
+from sarportal.reconciliation.statements import StatementError, is_statement, read_statement
 from sarportal.web.core.access import requires
 from sarportal.web.core.htmx import no_store
 from sarportal.web.core.provider_access import provider_session
 from sarportal.web.core.uploads import allow_larger_uploads
-from sarportal.web.payouts.present import reconciliation_context
+from sarportal.web.payouts.present import open_items_context, reconciliation_context
 
 bp = Blueprint("reconcile", __name__)
 
@@ -51,7 +54,7 @@ def form() -> Response:
 @bp.post("/payouts/reconcile")
 @requires(Role.VIEWER)
 def upload() -> Response:
-    """Read the statement, match it, show the report; keep nothing."""
+    """Read the statement (or the ERP's open items), match it, show the report; keep nothing."""
     upload = request.files.get("statement")
     data = upload.read(MAX_STATEMENT_BYTES + 1) if upload is not None else b""
     if not data:
@@ -59,13 +62,15 @@ def upload() -> Response:
     if len(data) > MAX_STATEMENT_BYTES:
         return _render(413, report=None, error=_("The file is larger than 8 MB."))
     try:
+        if not is_statement(data):
+            return _open_items(read_open_items(data))
         statement = read_statement(data)
     except StatementError as error:
-        current_app.logger.info("reconciliation: statement refused (%s)", error.code)
+        current_app.logger.info("reconciliation: file refused (%s)", error.code)
         return _render(400, report=None, error=_statement_error(error.code))
     finally:
         del data
-    payouts = _payouts_around(provider_session(), statement)
+    payouts = _payouts_around(provider_session(), statement.first_day, statement.last_day)
     report = reconcile(statement, payouts)
     current_app.logger.info(
         "reconciliation: %s with %d entries, %d payouts, %d exceptions",
@@ -74,11 +79,37 @@ def upload() -> Response:
     return _render(**reconciliation_context(report))
 
 
-def _payouts_around(session: ProviderSession, statement: Statement) -> list[Payout]:
-    """Every payout arriving within the statement's days and `MARGIN` around them."""
+def _open_items(items: list[OpenItem]) -> Response:
+    """Each open item's transaction, read live, and the payouts that hold their captures."""
+    session = provider_session()
+    found = {item.ident: _transaction(session, item.ident) for item in items}
+    captured = [tx.captured_at.date() for tx in found.values() if tx and tx.captured_at]
+    payouts = (
+        _payouts_around(session, min(captured), max(captured) + timedelta(days=9))
+        if captured
+        else []
+    )
+    findings = [judge(item, found[item.ident], payouts) for item in items]
+    current_app.logger.info("reconciliation: %d open items, %d payouts", len(items), len(payouts))
+    return _render(**open_items_context(findings))
+
+
+def _transaction(session: ProviderSession, ident: str) -> TransactionSummary | None:
+    """The transaction an open item names (its summary only), or None."""
+    if TX_ID.match(ident):
+        try:
+            return summary_of(session.transaction(ident))
+        except ProviderNotFound:
+            return None
+    page = session.list_transactions({"order_reference": ident, "limit": 2})
+    return page.data[0] if len(page.data) == 1 else None
+
+
+def _payouts_around(session: ProviderSession, first: date, last: date) -> list[Payout]:
+    """Every payout arriving from `first` to `last` and `MARGIN` around them."""
     params: dict[str, Any] = {
-        "arrival_from": (statement.first_day - MARGIN).isoformat(),
-        "arrival_to": (statement.last_day + MARGIN + timedelta(days=1)).isoformat(),
+        "arrival_from": (first - MARGIN).isoformat(),
+        "arrival_to": (last + MARGIN + timedelta(days=1)).isoformat(),
         "limit": 100,
     }
     found: list[Payout] = []
@@ -93,7 +124,9 @@ def _payouts_around(session: ProviderSession, statement: Statement) -> list[Payo
 def _statement_error(code: str) -> str:
     """Why the file was refused, in the user's language."""
     reasons: dict[str, str] = {
-        "format": _("The file is neither a camt.053 (XML) nor an MT940 bank statement."),
+        "format": _(
+            "The file is neither a bank statement (camt.053 XML, MT940) nor a CSV of open items."
+        ),
         "xml": _(
             "The XML file cannot be read. Please upload the camt.053 file as your bank sent it."
         ),
@@ -106,5 +139,13 @@ def _statement_error(code: str) -> str:
         "amount": _("An amount on the statement cannot be read."),
         "date": _("A date on the statement cannot be read."),
         "entry": _("An entry of the statement has no amount, date or credit/debit mark."),
+        "items_header": _(
+            "The CSV's first line must name its columns, one of them the order reference "
+            "(order_reference, reference, Bestellnummer, Referenz) or the transaction id."
+        ),
+        "items_ident": _(
+            "A line of the CSV names neither an order reference nor a transaction id."
+        ),
+        "items_too_many": _("The CSV has more than 1,000 open items. Please upload fewer."),
     }
     return reasons.get(code) or reasons["format"]
