@@ -269,6 +269,17 @@ def _walk_payouts(walker: Walker) -> None:
         )
         assert answer.status_code == 200, answer.text[:300]
         assert PLANTED not in answer.text and 'data-outcome="matched"' in answer.text
+    listing = walker.api.get("/api/v1/transactions", params={"limit": 3}).json()["data"]
+    items = "Kunde;Bestellnummer;Betrag\n" + "".join(
+        f"{PLANTED} Erika;{row['order_reference']};1,00\n" for row in listing
+    )
+    answer = walker.web.post(
+        "/payouts/reconcile",
+        data={"csrf_token": token},
+        files={"statement": ("open-items.csv", items.encode(), "text/csv")},
+    )
+    assert answer.status_code == 200 and "data-verdict" in answer.text, answer.text[:300]
+    assert PLANTED not in answer.text
 
 
 def _kept(portal: Portal, root: Path, database_url: str | None, redis: bool) -> list[Any]:
