@@ -58,6 +58,27 @@ def test_ca_file_is_written_to_the_state_dir(sandbox: SandboxHandle) -> None:
     assert sandbox.ca.read_text().startswith("-----BEGIN CERTIFICATE-----")
 
 
+def test_accepted_connections_have_nagle_off(sandbox: SandboxHandle) -> None:
+    # A response goes out as two TLS records (headers, body); with Nagle on, the second waits
+    # for the client's delayed ACK, 40 ms a request. The server's side of our connection must
+    # have TCP_NODELAY set.
+    host, port = sandbox.url.removeprefix("https://").rsplit(":", 1)
+    with (
+        socket.create_connection((host, int(port)), timeout=5) as raw,
+        sandbox.ssl_context().wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        tls.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: sandbox\r\n\r\n")
+        assert tls.recv(4096).startswith(b"HTTP/1.1 200")
+        ours = tls.getsockname()[1]
+        connections = list(sandbox.running.server.server_state.connections)
+        [accepted] = [
+            c.transport.get_extra_info("socket")
+            for c in connections
+            if c.transport.get_extra_info("peername")[1] == ours
+        ]
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
 # -- auth -----------------------------------------------------------------------------------
 
 
