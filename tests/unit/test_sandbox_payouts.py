@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from sarportal.sandbox.claims import Claims
 from sarportal.sandbox.config import MERCHANTS
 from sarportal.sandbox.data import generate
 from sarportal.sandbox.ids import IdCodec
 from sarportal.sandbox.payout_files import iban, settlement_iban
 from sarportal.sandbox.payouts import (
     CAPTURE,
+    CLAIM,
     FEE,
     REFUND,
     Lines,
@@ -36,7 +38,8 @@ def make_payouts(n: int = 3000, interval: str = "week", merchant_no: int = 1) ->
         n, seed=3, merchant_no=merchant_no, now=NOW, shops=merchant.shops,
         order_prefix=merchant.order_prefix,
     )  # fmt: skip
-    return Payouts(data, IdCodec(3, "tx"), IdCodec(3, "po"), Period(interval))
+    claims = Claims(data, IdCodec(3, "tx"), IdCodec(3, "cl"))
+    return Payouts(data, IdCodec(3, "tx"), IdCodec(3, "po"), Period(interval), claims.deductions)
 
 
 @pytest.mark.parametrize(
@@ -88,19 +91,23 @@ def test_the_counted_totals_are_the_sums_of_the_lines(interval: str) -> None:
     everything = payouts.matching(PayoutFilters(), NOW)
     assert everything
     for payout in everything:
-        lines = payouts.lines(payout)
+        lines = payouts.lines(payout, NOW)
         t = payout.totals
         assert len(lines) == t.lines > 0
         assert int(lines.amount.sum()) == t.amount
         assert int(lines.amount[lines.kind == CAPTURE].sum()) == t.captures
         assert int(lines.amount[lines.kind == REFUND].sum()) == t.refunds
         assert int(lines.amount[lines.kind == FEE].sum()) == t.fees
+        assert int(lines.amount[lines.kind == CLAIM].sum()) == t.claims
         assert int(lines.vat.sum()) == t.fee_vat
         assert np.all((payout.start <= lines.at) & (lines.at < payout.end))
         assert np.all(payouts.data.currency[lines.row] == payout.currency)
     data = payouts.data
     assert sum(p.totals.captures for p in everything) == int(data.captured.sum())
     assert sum(p.totals.refunds for p in everything) == -int(data.refunded.sum())
+    booked = payouts.deductions.booked(NOW)
+    assert sum(p.totals.claims for p in everything) == -int(payouts.deductions.amount[booked].sum())
+    assert booked.shape[0] > 0
 
 
 def test_written_movements_join_the_payout_of_their_period_not_the_columns() -> None:
@@ -118,7 +125,7 @@ def test_written_movements_join_the_payout_of_their_period_not_the_columns() -> 
         p for p in payouts.matching(PayoutFilters(), NOW) if p.period == number
         and p.currency == int(data.currency[row])
     )  # fmt: skip
-    lines = payouts.lines(payout)
+    lines = payouts.lines(payout, NOW)
     mine = (lines.row == row) & (lines.at == at)
     kinds = lines.kind[mine].tolist()
     assert kinds == [CAPTURE, FEE, REFUND, CAPTURE, FEE]
@@ -150,10 +157,10 @@ def test_line_pages_by_position_yield_each_line_once_across_ties() -> None:
 def test_ids_name_one_merchants_payouts_only() -> None:
     ours, theirs = make_payouts(merchant_no=1), make_payouts(merchant_no=2)
     payout = ours.matching(PayoutFilters(), NOW)[0]
-    assert ours.find(payout.id) == payout
-    assert theirs.find(payout.id) is None
+    assert ours.find(payout.id, NOW) == payout
+    assert theirs.find(payout.id, NOW) is None
     for wrong in ("po_0123456789abcdef", payout.id.upper(), payout.id[:-1], "tx_" + payout.id[3:]):
-        assert ours.find(wrong) is None
+        assert ours.find(wrong, NOW) is None
     names = [p.bank_reference for p in ours.matching(PayoutFilters(), NOW)]
     assert len(set(names)) == len(names)
 

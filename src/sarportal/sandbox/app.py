@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 import orjson
 import yaml
 
-from sarportal.sandbox import params, payout_files
+from sarportal.sandbox import multipart, params, payout_files
 from sarportal.sandbox.book import Book, Page
 from sarportal.sandbox.config import READ, WRITE, SandboxConfig
 from sarportal.sandbox.errors import Problem
@@ -44,6 +44,8 @@ TX_PATH = re.compile(r"^/v1/transactions/([^/]+)(?:/(captures|refunds|cancellati
 CUSTOMER_PATH = re.compile(r"^/v1/customers/([^/]+)/transactions$")
 PAYOUTS_PATH = "/v1/payouts"
 PAYOUT_PATH = re.compile(r"^/v1/payouts/([^/]+)(?:/(lines|export))?$")
+CLAIMS_PATH = "/v1/claims"
+CLAIM_PATH = re.compile(r"^/v1/claims/([^/]+)(?:/(acceptance|contestation))?$")
 ACTION_FIELDS: dict[str, dict[str, type]] = {
     "captures": {"amount": int},
     "refunds": {"amount": int, "reason": str},
@@ -106,7 +108,8 @@ class SandboxApp:
         request_id = f"req_{secrets.token_hex(8)}"
         method, path = scope["method"], scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        body = await _read_body(receive)
+        upload = path.startswith(CLAIMS_PATH) and path.endswith("/contestation")
+        body = await _read_body(receive, multipart.MAX_BODY if upload else params.MAX_BODY)
         self.requests_served += 1
         fault = self.faults.draw(method, path) if path.startswith("/v1/") else None
         try:
@@ -184,6 +187,8 @@ class SandboxApp:
             _allow(method, "GET")
             _require_scope(grant, READ)
             return self._payouts(book.payouts, path, query, int(time.time()))
+        if path == CLAIMS_PATH or path.startswith(f"{CLAIMS_PATH}/"):
+            return await self._claims(request, grant, book)
         match = CUSTOMER_PATH.match(path)
         if match:
             _allow(method, "GET")
@@ -266,7 +271,7 @@ class SandboxApp:
         match = PAYOUT_PATH.match(path)
         if match is None:
             raise Problem("not_found", "No such endpoint.")
-        payout = payouts.find(match.group(1))
+        payout = payouts.find(match.group(1), now)
         if payout is None:
             raise Problem("not_found", "No such payout.")
         if match.group(2) is None:
@@ -274,7 +279,7 @@ class SandboxApp:
         if match.group(2) == "lines":
             asked = params.parse_query(query, params.PAYOUT_LINES_PARAMS)
             limit, after = params.parse_payout_lines(asked, self.cursors, payout.id)
-            body, last = payout_files.lines_page(payouts, payouts.lines(payout), after, limit)
+            body, last = payout_files.lines_page(payouts, payouts.lines(payout, now), after, limit)
             if last is not None:
                 body["next_cursor"] = self.cursors.issue(payout.id, params.PAYOUT_LINES_ORDER, last)
             return Response(200, orjson.dumps(body))
@@ -286,14 +291,80 @@ class SandboxApp:
                    "X-Line-Count": str(exported.line_count)}  # fmt: skip
         return Response(200, exported.body, exported.content_type, headers)
 
+    async def _claims(self, request: Request, grant: Grant, book: Book) -> Response:
+        """The claim reads (the list, one claim) and the two answers to a claim."""
+        method, path, now = request.method, request.path, int(time.time())
+        claims = book.claims
+        if path == CLAIMS_PATH:
+            _allow(method, "GET")
+            _require_scope(grant, READ)
+            asked = params.parse_query(request.query, params.CLAIM_LIST_PARAMS)
+            q = params.parse_claim_list(asked, self.cursors, book.row_of_id)
+            matching = claims.matching(q.filters, now)
+            picks, last = claims.page(matching, q.order == "created_desc", q.after, q.limit)
+            cursor = None if last is None else self.cursors.issue(q.filters, q.order, (last,))
+            body: dict[str, Any] = {
+                "data": claims.answers(picks, now, book.payouts.ids_at),
+                "has_more": last is not None,
+                "next_cursor": cursor,
+            }
+            if q.include_total:
+                body["total_count"] = int(matching.shape[0])
+            return Response(200, orjson.dumps(body))
+        match = CLAIM_PATH.match(path)
+        if match is None:
+            raise Problem("not_found", "No such endpoint.")
+        claim_id, answer = match.groups()
+        if answer is None:
+            _allow(method, "GET")
+            _require_scope(grant, READ)
+            return Response(200, orjson.dumps(book.claim_answer(_claim(book, claim_id), now)))
+        _allow(method, "POST")
+        _require_scope(grant, WRITE)
+        key = params.idempotency_key(request.headers.get("idempotency-key"))
+        if answer == "acceptance":
+            params.json_body(request.body, {})
+            canonical = b"{}"
+        else:
+            contestation = multipart.parse_contestation(
+                request.headers.get("content-type"), request.body
+            )
+            canonical = contestation.fingerprint()
+        index = _claim(book, claim_id)
+
+        def act(at: int) -> Any:
+            if answer == "acceptance":
+                claims.accept(index, at)
+            else:
+                evidence = [e.json() for e in contestation.evidence]
+                claims.contest(index, contestation.text, evidence, at)
+            return book.claim_answer(index, at)
+
+        return await self._once(request, grant, key, canonical, act)
+
     async def _write(
         self, request: Request, book: Book, grant: Grant, transaction_id: str, action: str
     ) -> Response:
         key = params.idempotency_key(request.headers.get("idempotency-key"))
         fields = params.json_body(request.body, ACTION_FIELDS[action])
         row = _row(book, transaction_id)
-        client_id = grant.client.client_id
         canonical = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+
+        def act(now: int) -> Any:
+            if action == "captures":
+                return book.capture(row, fields["amount"], now)
+            if action == "refunds":
+                return book.refund(row, fields["amount"], fields["reason"].strip(), now)
+            return book.cancel(row, now)
+
+        return await self._once(request, grant, key, canonical, act)
+
+    async def _once(
+        self, request: Request, grant: Grant, key: str, canonical: bytes, act: Callable[[int], Any]
+    ) -> Response:
+        """A write under its idempotency key: the first answer, or its replay. `canonical` is
+        what makes two requests to this path the same."""
+        client_id = grant.client.client_id
         remembered = self.idempotency.begin(
             client_id, key, self.idempotency.fingerprint("POST", request.path, canonical)
         )
@@ -307,13 +378,7 @@ class SandboxApp:
         try:
             if self.config.latency_ms > 0:
                 await asyncio.sleep(self.config.latency_ms / 1000)
-            now = int(time.time())
-            if action == "captures":
-                result = book.capture(row, fields["amount"], now)
-            elif action == "refunds":
-                result = book.refund(row, fields["amount"], fields["reason"].strip(), now)
-            else:
-                result = book.cancel(row, now)
+            result = act(int(time.time()))
         except Problem as problem:
             answer = orjson.dumps(problem.body(request.request_id))
             self.idempotency.finish(client_id, key, problem.status, answer, PROBLEM)
@@ -384,6 +449,13 @@ def _row(book: Book, transaction_id: str) -> int:
     return row
 
 
+def _claim(book: Book, claim_id: str) -> int:
+    index = book.claims.find(claim_id)
+    if index is None:
+        raise Problem("not_found", "No such claim.")
+    return index
+
+
 def _allow(method: str, allowed: str) -> None:
     if method != allowed:
         raise Problem.invalid("method", f"Use {allowed} on this endpoint.")
@@ -394,18 +466,18 @@ def _require_scope(grant: Grant, scope: str) -> None:
         raise Problem("forbidden", f"The token lacks the scope {scope}.")
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive, limit: int) -> bytes:
     """The body, cut just past the limit: enough to tell that it is too large."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
-        if size <= params.MAX_BODY:
+        if size <= limit:
             chunk = message.get("body", b"")
             chunks.append(chunk)
             size += len(chunk)
         if not message.get("more_body"):
-            return b"".join(chunks)[: params.MAX_BODY + 1]
+            return b"".join(chunks)[: limit + 1]
 
 
 async def _send(send: Send, response: Response, request_id: str) -> None:

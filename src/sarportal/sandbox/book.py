@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sarportal.sandbox import vocab as v
+from sarportal.sandbox.claims import Claims
 from sarportal.sandbox.data import MerchantData, dunning_level, past_due, status_from_amounts
 from sarportal.sandbox.errors import Problem
 from sarportal.sandbox.ids import IdCodec
@@ -68,13 +69,18 @@ class Book:
     payout_interval: str = "week"
     _swept_at: float = 0.0
     renderer: SummaryRenderer = field(init=False)
+    claims: Claims = field(init=False)
     payouts: Payouts = field(init=False)
 
     def __post_init__(self) -> None:
         self.renderer = SummaryRenderer(self.data, self.tx_ids, self.customer_ids)
-        # Made before any write: it freezes the generated captures and refunds.
+        # Both made before any write: they read the generated captures and refunds.
+        self.claims = Claims(self.data, self.tx_ids, IdCodec(self.tx_ids.seed, "cl"))
         payout_ids = IdCodec(self.tx_ids.seed, "po")
-        self.payouts = Payouts(self.data, self.tx_ids, payout_ids, Period(self.payout_interval))
+        self.payouts = Payouts(
+            self.data, self.tx_ids, payout_ids, Period(self.payout_interval),
+            self.claims.deductions,
+        )  # fmt: skip
 
     # -- reading -------------------------------------------------------------------------
 
@@ -252,6 +258,11 @@ class Book:
         body["items"] = self.people.order_lines(d.merchant_no, row, int(d.amount[row]))
         body["events"] = self._events(row)
         return body
+
+    def claim_answer(self, index: int, now: int) -> dict[str, Any]:
+        """One claim as the contract shows it, with the payout that holds its deduction."""
+        picks = np.asarray([index], dtype=np.int64)
+        return self.claims.answers(picks, now, self.payouts.ids_at)[0]
 
     def row_of_id(self, transaction_id: str) -> int | None:
         decoded = self.tx_ids.decode(transaction_id)

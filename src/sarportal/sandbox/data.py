@@ -72,7 +72,7 @@ class MerchantData:
 
 def _customer_traits(customers: Int64Array, seed: int) -> tuple[UInt8Array, UInt8Array]:
     """Country and customer type follow the customer, so repeat customers stay consistent."""
-    h = _mix(customers.astype(np.uint64) ^ np.uint64(seed * 0x9E3779B1 & 0xFFFFFFFF))
+    h = mix(customers.astype(np.uint64) ^ np.uint64(seed * 0x9E3779B1 & 0xFFFFFFFF))
     pct = (h % np.uint64(100)).astype(np.int64)
     country = np.where(pct < 70, 0, np.where(pct < 88, 1, 2)).astype(np.uint8)
     pct2 = ((h >> np.uint64(17)) % np.uint64(100)).astype(np.int64)
@@ -80,7 +80,7 @@ def _customer_traits(customers: Int64Array, seed: int) -> tuple[UInt8Array, UInt
     return country, customer_type
 
 
-def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+def mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """splitmix64's finaliser, vectorised: a cheap, well-spread hash of 64-bit integers."""
     x = x + np.uint64(0x9E3779B97F4A7C15)
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)

@@ -22,7 +22,7 @@ TITLES = {
     "unauthorized": "Authentication is missing or invalid.",
     "forbidden": "The token's scope does not allow this.",
     "not_found": "No such resource.",
-    "invalid_state": "The transaction's state does not allow this action.",
+    "invalid_state": "The state of the transaction or claim does not allow this action.",
     "idempotency_conflict": "The idempotency key was used for another request.",
     "amount_exceeds_available": "The amount exceeds what is available.",
     "rate_limited": "Too many requests.",

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -16,6 +16,9 @@ import orjson
 
 from sarportal.sandbox import vocab as v
 from sarportal.sandbox.book import Filters
+from sarportal.sandbox.claims import REASONS as CLAIM_REASONS
+from sarportal.sandbox.claims import STATUSES as CLAIM_STATUSES
+from sarportal.sandbox.claims import ClaimFilters
 from sarportal.sandbox.errors import Problem
 from sarportal.sandbox.payouts import STATUSES as PAYOUT_STATUSES
 from sarportal.sandbox.payouts import PayoutFilters
@@ -34,6 +37,12 @@ PAYOUT_LIST_PARAMS = frozenset(
 PAYOUT_LINES_PARAMS = frozenset({"limit", "cursor"})
 PAYOUT_EXPORT_PARAMS = frozenset({"format"})
 PAYOUT_FORMATS = ("csv", "datev", "camt053")
+CLAIM_LIST_PARAMS = frozenset(
+    {"status", "reason", "respond_by_before", "transaction_id", "currency", "limit", "cursor",
+     "order", "include_total"}
+)  # fmt: skip
+CLAIM_ORDERS = ("respond_by_asc", "created_desc")
+TRANSACTION_ID = re.compile(r"tx_[0-9a-f]{16}")
 DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_BODY = 16 * 1024
 CURRENCY = re.compile(r"[A-Z]{3}")
@@ -339,3 +348,37 @@ def parse_payout_format(params: dict[str, list[str]]) -> str:
             "format", f"'format' is required: one of {', '.join(PAYOUT_FORMATS)}."
         )
     return file_format
+
+
+@dataclass(frozen=True)
+class ClaimListQuery:
+    filters: ClaimFilters
+    order: str
+    limit: int
+    after: int | None  # the list index a cursor points after
+    include_total: bool
+
+
+def parse_claim_list(
+    params: dict[str, list[str]], cursors: Cursors, row_of_id: Callable[[str], int | None]
+) -> ClaimListQuery:
+    """A claim list's query; `row_of_id` maps a transaction id to its row (None: not ours)."""
+    transaction = _single(params, "transaction_id")
+    if transaction is not None and not TRANSACTION_ID.fullmatch(transaction):
+        raise Problem.invalid("transaction_id", "'transaction_id' is not a transaction id.")
+    row = None if transaction is None else row_of_id(transaction)
+    filters = ClaimFilters(
+        status=_choices(params, "status", CLAIM_STATUSES),
+        reason=_choices(params, "reason", CLAIM_REASONS),
+        respond_by_before=_time(params, "respond_by_before"),
+        transaction=None if transaction is None else -1 if row is None else row,
+        currency=_codes(params, "currency", CURRENCY, v.CURRENCIES),
+    )
+    order = _single(params, "order") or CLAIM_ORDERS[0]
+    if order not in CLAIM_ORDERS:
+        raise Problem.invalid("order", f"'order' must be one of {', '.join(CLAIM_ORDERS)}.")
+    limit = _integer(params, "limit", 1, LIST_PAGING.max_limit) or LIST_PAGING.default_limit
+    include_total = _boolean(params, "include_total")
+    cursor = _single(params, "cursor")
+    after = None if cursor is None else cursors.read(cursor, filters, order, 1)[0]
+    return ClaimListQuery(filters, order, limit, after, include_total)

@@ -39,7 +39,7 @@ DATEV_COLUMNS = (
     "WKZ Basis-Umsatz;Konto;Gegenkonto (ohne BU-Schlüssel);BU-Schlüssel;Belegdatum;Belegfeld 1;"
     "Belegfeld 2;Skonto;Buchungstext"
 )
-DATEV_TEXT = ("Zahlung", "Gebühr", "Erstattung")  # by line kind
+DATEV_TEXT = ("Zahlung", "Gebühr", "Erstattung", "Reklamation")  # by line kind
 DATEV_ADVISER = 1001  # Beraternummer of the sandbox's tax adviser
 CAMT_NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
 SANDBOX_BANK_CODE = "10020030"  # the settlement accounts' (made-up) German bank code
@@ -78,7 +78,7 @@ def payout_json(payout: Payout, now: int) -> dict[str, Any]:
         "refunds": totals.refunds,
         "fees": totals.fees,
         "fee_vat": totals.fee_vat,
-        "claims": 0,
+        "claims": totals.claims,
         "direct_payments": 0,
         "line_count": totals.lines,
         "bank_reference": payout.bank_reference,
@@ -161,7 +161,7 @@ def export(payouts: Payouts, payout: Payout, file_format: str, now: int) -> Payo
     """The whole payout as a `csv`, `datev` or `camt053` file."""
     if any(ch in f"{payouts.data.order_prefix}{payout.bank_reference}" for ch in UNSAFE):
         raise ValueError("a payout file's text would need quoting or escaping")
-    lines = payouts.lines(payout)
+    lines = payouts.lines(payout, now)
     columns = _columns(payouts, lines)
     if file_format == "csv":
         body = _csv(payout, columns).encode("utf-8")

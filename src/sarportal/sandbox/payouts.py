@@ -2,12 +2,15 @@
 
 A payout is one period (a week from Monday 00:00 UTC by default, or a calendar month) in one
 currency. Its lines are the period's bookings: each capture followed by the provider's fee for
-it, and each refund. The generated history's captures and refunds are frozen into one
-time-ordered table of movements when the book is made, because writes change those columns
-later; every capture or refund written through the API is appended as a movement of its own, so
-it lands in the payout of the period it happened in. The totals of every payout are counted once
-with `np.bincount` and kept up to date by each write; a payout's lines are a slice of the table.
-Nothing here is personal data: rows, amounts, times and currencies only.
+it, each refund, and each claim deduction. The generated history's captures and refunds are
+frozen into one time-ordered table of movements when the book is made, because writes change
+those columns later; every capture or refund written through the API is appended as a movement of
+its own, so it lands in the payout of the period it happened in. The totals of every payout are
+counted once with `np.bincount` and kept up to date by each write; a payout's lines are a slice
+of the table. Claim deductions are different: each is booked at a moment that may still lie
+ahead (a claim expires, a contested one is lost), so they are counted at each request from the
+claims' own column (`Deductions`, a few thousand rows), and a payout shows those whose moment
+has come. Nothing here is personal data: rows, amounts, times and currencies only.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ INTERVALS = ("week", "month")
 STATUSES = ("pending", "in_transit", "paid")
 PENDING, IN_TRANSIT, PAID = range(3)
 # Line kinds in the order they take at one moment of one transaction.
-LINE_TYPES = ("capture", "fee", "refund")
-CAPTURE, FEE, REFUND = range(3)
+LINE_TYPES = ("capture", "fee", "refund", "claim")
+CAPTURE, FEE, REFUND, CLAIM = range(4)
 ARRIVAL_DAYS = 2
 FEE_BASIS_POINTS, FEE_FIXED, VAT_PERCENT = 199, 19, 19  # 1.99 % + 0.19, plus 19 % VAT
 CURRENCY_SLOTS = 4  # a payout id holds period × 4 + currency
@@ -85,10 +88,11 @@ class Totals:
     fees: int = 0
     fee_vat: int = 0
     lines: int = 0
+    claims: int = 0
 
     @property
     def amount(self) -> int:
-        return self.captures + self.refunds + self.fees
+        return self.captures + self.refunds + self.fees + self.claims
 
     def add(self, kind: int, amount: int) -> None:
         if kind == CAPTURE:
@@ -147,6 +151,21 @@ class PayoutFilters:
 
 
 @dataclass(frozen=True)
+class Deductions:
+    """The claims' deductions, one per claim: its transaction row, its amount, and the moment it
+    is booked (-1: never). The claims set `at` as they are answered; a deduction belongs to a
+    payout once its moment has come."""
+
+    row: Int64Array
+    amount: Int64Array
+    at: Int64Array
+
+    def booked(self, now: int) -> Int64Array:
+        """The claims whose deduction is booked by `now`."""
+        return np.flatnonzero((self.at >= 0) & (self.at <= now))
+
+
+@dataclass(frozen=True)
 class Lines:
     """A payout's lines in booking order (time, row, write sequence, kind), as columns."""
 
@@ -161,7 +180,8 @@ class Lines:
     def of_movements(
         cls, at: Int64Array, row: Int64Array, seq: Int64Array, kind: Int64Array, amount: Int64Array
     ) -> Lines:
-        """The lines of ordered movements: a capture becomes a capture line and its fee line."""
+        """The lines of ordered movements: a capture becomes a capture line and its fee line,
+        a refund or a claim one negative line."""
         source = np.repeat(np.arange(at.shape[0]), np.where(kind == CAPTURE, 2, 1))
         line_kind = kind[source]
         line_kind[1:][source[1:] == source[:-1]] = FEE
@@ -207,8 +227,16 @@ class Lines:
 class Payouts:
     """One merchant's payouts: the frozen history of its bookings plus every write since."""
 
-    def __init__(self, data: MerchantData, tx_ids: IdCodec, ids: IdCodec, period: Period) -> None:
+    def __init__(
+        self,
+        data: MerchantData,
+        tx_ids: IdCodec,
+        ids: IdCodec,
+        period: Period,
+        deductions: Deductions,
+    ) -> None:
         self.data, self.tx_ids, self.ids, self.period = data, tx_ids, ids, period
+        self.deductions = deductions
         captured = np.flatnonzero(data.captured_at >= 0)
         refunded = np.flatnonzero(data.refunded_at >= 0)
         rows = np.concatenate([captured, refunded]).astype(np.int64)
@@ -258,7 +286,20 @@ class Payouts:
 
     # -- reading -------------------------------------------------------------------------
 
-    def _payout(self, number: int, currency: int) -> Payout:
+    def _claims(self, now: int) -> dict[tuple[int, int], Totals]:
+        """The claim deductions booked by `now`, summed by payout."""
+        d = self.deductions
+        booked = d.booked(now)
+        key = self.period.index(d.at[booked]) * CURRENCY_SLOTS + self.data.currency[d.row[booked]]
+        keys, slot = np.unique(key, return_inverse=True)
+        sums = np.bincount(slot, weights=d.amount[booked], minlength=keys.shape[0])
+        counts = np.bincount(slot, minlength=keys.shape[0])
+        return {
+            divmod(k, CURRENCY_SLOTS): Totals(lines=n, claims=-round(total))
+            for k, total, n in zip(keys.tolist(), sums.tolist(), counts.tolist(), strict=True)
+        }
+
+    def _payout(self, number: int, currency: int, claims: Totals | None) -> Payout:
         names = self._names.get((number, currency))
         if names is None:
             value = np.asarray([number * CURRENCY_SLOTS + currency], dtype=np.int64)
@@ -268,40 +309,60 @@ class Payouts:
             label = self.period.label(number)
             names = payout_id, f"SAR {label} {v.CURRENCIES[currency]} {code}"
             self._names[(number, currency)] = names
-        totals = self._totals[(number, currency)]
+        totals = replace(self._totals.get((number, currency), Totals()))
+        if claims is not None:
+            totals.claims, totals.lines = claims.claims, totals.lines + claims.lines
         start, end = self.period.start(number), self.period.start(number + 1)
-        return Payout(number, currency, *names, start, end, replace(totals))
+        return Payout(number, currency, *names, start, end, totals)
 
-    def find(self, payout_id: str) -> Payout | None:
+    def find(self, payout_id: str, now: int) -> Payout | None:
         """The payout of this id; None for a malformed, unknown or another merchant's id."""
         decoded = self.ids.decode(payout_id)
         if decoded is None or decoded[0] != self.data.merchant_no:
             return None
         key = divmod(decoded[1], CURRENCY_SLOTS)
-        return self._payout(*key) if key in self._totals else None
+        claims = self._claims(now)
+        if key not in self._totals and key not in claims:
+            return None
+        return self._payout(*key, claims.get(key))
 
     def matching(self, filters: PayoutFilters, now: int) -> list[Payout]:
         """Every payout that matches, newest first."""
-        payouts = (self._payout(*key) for key in self._totals)
+        claims = self._claims(now)
+        payouts = (self._payout(*key, claims.get(key)) for key in self._totals.keys() | claims)
         return sorted((p for p in payouts if filters.match(p, now)), key=Payout.sort_key)
 
-    def lines(self, payout: Payout) -> Lines:
+    def ids_at(self, at: Int64Array, currency: Int64Array) -> list[str]:
+        """The ids of the payouts whose periods hold these moments, in these currencies."""
+        value = self.period.index(at) * CURRENCY_SLOTS + currency.astype(np.int64)
+        return self.ids.encode_many(self.data.merchant_no, value)
+
+    def lines(self, payout: Payout, now: int) -> Lines:
+        """The payout's lines as they stand at `now`, in booking order."""
         lo, hi = np.searchsorted(self._at, [payout.start, payout.end])
         pick = lo + np.flatnonzero(self.data.currency[self._rows[lo:hi]] == payout.currency)
-        at, row, amount = self._at[pick], self._rows[pick], self._amount[pick]
-        kind, seq = self._kind[pick].astype(np.int64), np.zeros(pick.shape[0], dtype=np.int64)
+        history = (self._at[pick], self._rows[pick], self._kind[pick].astype(np.int64),
+                   self._amount[pick], np.zeros(pick.shape[0], dtype=np.int64))  # fmt: skip
         written = [
             (*movement, seq)
             for seq, movement in enumerate(self._written, start=1)
             if payout.start <= movement[0] < payout.end
             and self.data.currency[movement[1]] == payout.currency
         ]
-        if written:
-            extra = np.asarray(written, dtype=np.int64).T
-            columns = (at, row, kind, amount, seq)
-            at, row, kind, amount, seq = (
-                np.concatenate([mine, theirs]) for mine, theirs in zip(columns, extra, strict=True)
-            )
+        d = self.deductions
+        claims = d.booked(now)
+        claims = claims[
+            (d.at[claims] >= payout.start)
+            & (d.at[claims] < payout.end)
+            & (self.data.currency[d.row[claims]] == payout.currency)
+        ]
+        added = np.asarray(written, dtype=np.int64).reshape(-1, 5).T
+        none = np.zeros(claims.shape[0], dtype=np.int64)
+        booked = np.stack([d.at[claims], d.row[claims], none + CLAIM, d.amount[claims], none])
+        at, row, kind, amount, seq = (
+            np.concatenate(parts) for parts in zip(history, added, booked, strict=True)
+        )
+        if added.shape[1] or booked.shape[1]:
             order = np.lexsort((kind, seq, row, at))
             at, row, kind, amount, seq = (x[order] for x in (at, row, kind, amount, seq))
         return Lines.of_movements(at, row, seq, kind, amount)
