@@ -47,6 +47,7 @@ class Api:
     job_id: str
     view_key: str
     payout_id: str
+    claim_id: str
 
 
 @pytest.fixture
@@ -64,6 +65,7 @@ def api(make_sandbox: Callable[..., SandboxHandle], make_provider_app: Callable[
             page = client.get("/v1/transactions", params={"status": status, "limit": 1}).json()
             ids.append(page["data"][0]["id"])
         payout_id = client.get("/v1/payouts", params={"limit": 1}).json()["data"][0]["id"]
+        claim_id = client.get("/v1/claims", params={"limit": 1}).json()["data"][0]["id"]
     job = app.test_client().post("/api/v1/stats/jobs", json={}, headers=headers)
     assert job.status_code == 202, job.get_data(as_text=True)
     view = app.test_client().post(
@@ -72,7 +74,9 @@ def api(make_sandbox: Callable[..., SandboxHandle], make_provider_app: Callable[
         headers=headers,
     )
     assert view.status_code == 201, view.get_data(as_text=True)
-    return Api(app, headers, tuple(ids), job.get_json()["id"], view.get_json()["id"], payout_id)
+    return Api(
+        app, headers, tuple(ids), job.get_json()["id"], view.get_json()["id"], payout_id, claim_id
+    )
 
 
 def errors_are_problem_json(ctx: CheckContext, response: Response, case: Case) -> bool | None:
@@ -122,7 +126,7 @@ def test_every_operation_answers_documented_problem_json_never_5xx(
 ) -> None:
     schema = _schema(api.app, api.headers)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 21, [operation.label for operation in operations]
+    assert len(operations) == 23, [operation.label for operation in operations]
     for operation in operations:
         strategies = [operation.as_strategy(mode)]
         if "{tx_id}" in operation.path:  # random ids are 404s: act on real ones as well
@@ -135,6 +139,10 @@ def test_every_operation_answers_documented_problem_json_never_5xx(
         if "{payout_id}" in operation.path:
             strategies.append(
                 operation.as_strategy(mode, path_parameters={"payout_id": api.payout_id})
+            )
+        if "{claim_id}" in operation.path:
+            strategies.append(
+                operation.as_strategy(mode, path_parameters={"claim_id": api.claim_id})
             )
         if "{key}" in operation.path:
             strategies.append(operation.as_strategy(mode, path_parameters={"key": api.view_key}))

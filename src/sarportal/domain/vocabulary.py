@@ -27,6 +27,11 @@ CustomerType = Literal["b2c", "b2b"]
 PayoutStatus = Literal["pending", "in_transit", "paid"]
 """In the order of a payout's life: the period is open, the transfer is under way, it arrived."""
 PayoutLineType = Literal["capture", "refund", "fee", "claim", "direct_payment"]
+ClaimStatus = Literal["open", "under_review", "accepted", "expired", "won", "lost"]
+"""In the order an inbox shows them: waiting for the merchant, for the provider, then done."""
+ClaimReason = Literal[
+    "not_received", "returned", "defective", "not_as_described", "not_ordered", "other"
+]
 PayoutFormat = Literal["csv", "datev", "camt053"]
 """The accounting files a payout is exported as: plain CSV, DATEV Buchungsstapel, camt.053."""
 
@@ -37,6 +42,10 @@ CUSTOMER_TYPES: Final[tuple[CustomerType, ...]] = get_args(CustomerType)
 PAYOUT_STATUSES: Final[tuple[PayoutStatus, ...]] = get_args(PayoutStatus)
 PAYOUT_LINE_TYPES: Final[tuple[PayoutLineType, ...]] = get_args(PayoutLineType)
 PAYOUT_FORMATS: Final[tuple[PayoutFormat, ...]] = get_args(PayoutFormat)
+CLAIM_STATUSES: Final[tuple[ClaimStatus, ...]] = get_args(ClaimStatus)
+CLAIM_REASONS: Final[tuple[ClaimReason, ...]] = get_args(ClaimReason)
+DEDUCTED_CLAIM_STATUSES: Final[frozenset[ClaimStatus]] = frozenset({"accepted", "expired", "lost"})
+"""A claim in these states is taken from a payout."""
 DUNNING_LEVELS: Final = (0, 1, 2, 3, 4)
 """0: none yet; 1 reminder, 2 first and 3 second dunning notice, 4 handed to collection."""
 

@@ -29,6 +29,8 @@ from sarportal.provider.errors import (
 )
 from sarportal.provider.models import (
     Action,
+    Claim,
+    ClaimPage,
     Payout,
     PayoutLinePage,
     PayoutPage,
@@ -435,6 +437,24 @@ class ProviderSession:
         path = f"/v1/payouts/{_segment(payout_id)}/export"
         with self._provider.stream(self._credentials, path, {"format": fmt}) as response:
             yield PayoutFile(response, payout_id, fmt)
+
+    def list_claims(self, params: Params) -> ClaimPage:
+        """One page of the customers' claims, soonest deadline first unless `order` says not."""
+        return self._get("/v1/claims", ClaimPage, params)
+
+    def iter_claims(self, params: Params, page_size: int = 1000) -> Iterator[Claim]:
+        """Every claim matching `params`, page after page."""
+        cursor: str | None = None
+        while True:
+            page = self.list_claims({**params, "limit": page_size, "cursor": cursor})
+            yield from page.data
+            if not page.has_more or page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def claim(self, claim_id: str) -> Claim:
+        """One claim with the merchant's response, if any."""
+        return self._get(f"/v1/claims/{_segment(claim_id)}", Claim)
 
     def _act(self, transaction_id: str, action: str, body: Mapping[str, Any], key: str) -> Action:
         path = f"/v1/transactions/{_segment(transaction_id)}/{action}"

@@ -15,6 +15,8 @@ from typing import Literal
 import msgspec
 
 from sarportal.domain.vocabulary import (
+    ClaimReason,
+    ClaimStatus,
     CustomerType,
     PaymentMethod,
     PayoutLineType,
@@ -188,6 +190,46 @@ class PayoutLinePage(msgspec.Struct, frozen=True):
     data: list[PayoutLine]
     has_more: bool
     next_cursor: str | None
+
+
+class Evidence(msgspec.Struct, frozen=True):
+    """A file the merchant sent with a contestation; only its description, never its bytes."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+class ClaimResponse(msgspec.Struct, frozen=True):
+    type: Literal["acceptance", "contestation"]
+    text: str | None
+    evidence: list[Evidence]
+
+
+class Claim(msgspec.Struct, frozen=True):
+    """A customer's claim (dispute) against a transaction: no personal data."""
+
+    id: str
+    transaction_id: str
+    order_reference: str
+    currency: str
+    amount: int
+    reason: ClaimReason
+    status: ClaimStatus
+    created_at: datetime
+    respond_by: datetime
+    responded_at: datetime | None
+    decided_at: datetime | None
+    deducted_in_payout: str | None
+    response: ClaimResponse | None
+
+
+class ClaimPage(msgspec.Struct, frozen=True):
+    data: list[Claim]
+    has_more: bool
+    next_cursor: str | None
+    total_count: int | None = None
 
 
 class Token(msgspec.Struct, frozen=True):

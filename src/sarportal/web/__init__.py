@@ -77,6 +77,7 @@ def create_app(config: Settings | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from sarportal.web import api
     from sarportal.web.api import approvals as api_approvals
+    from sarportal.web.api import claims as api_claims
     from sarportal.web.api import (
         openapi,
         stats,
@@ -91,6 +92,7 @@ def _register_blueprints(app: Flask) -> None:
     from sarportal.web.bulk import pages as bulk
 
     del transaction  # imported for its blueprint, which nests under the detail page's
+    from sarportal.web.claims import pages as claims
     from sarportal.web.payouts import pages as payouts
     from sarportal.web.payouts import reconcile
     from sarportal.web.people import account, admin, signin
@@ -100,7 +102,7 @@ def _register_blueprints(app: Flask) -> None:
 
     modules = (
         signin, account, admin, dashboard, api, transactions, detail, table, saved_views,
-        approvals, bulk, payouts, reconcile,
+        approvals, bulk, payouts, reconcile, claims,
     )  # fmt: skip
     for module in modules:
         app.register_blueprint(module.bp)
@@ -108,6 +110,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(api_approvals.bp)
     app.register_blueprint(api_payouts.bp)
+    app.register_blueprint(api_claims.bp)
     app.register_blueprint(counter.bp)
     app.register_blueprint(dashboard.pages)
     openapi.init_app(app)

@@ -12,6 +12,8 @@ from typing import Any, Final
 from flask_babel import lazy_gettext as _l
 
 from sarportal.domain.vocabulary import (
+    ClaimReason,
+    ClaimStatus,
     CustomerType,
     PaymentMethod,
     PayoutFormat,
@@ -90,4 +92,28 @@ PAYOUT_FORMAT: Final[dict[PayoutFormat, Any]] = {
     "csv": _l("CSV"),
     "datev": _l("DATEV (EXTF)"),
     "camt053": _l("camt.053 (XML)"),
+}
+CLAIM_STATUS: Final[dict[ClaimStatus, Any]] = {
+    "open": _l("Awaiting your response"),
+    "under_review": _l("Under review"),
+    "accepted": _l("Accepted"),
+    "expired": _l("Expired unanswered"),
+    "won": _l("Won"),
+    "lost": _l("Lost"),
+}
+CLAIM_STATUS_TONE: Final[dict[ClaimStatus, str]] = {
+    "open": "warning",
+    "under_review": "info",
+    "accepted": "secondary",
+    "expired": "danger",
+    "won": "success",
+    "lost": "dark",
+}
+CLAIM_REASON: Final[dict[ClaimReason, Any]] = {
+    "not_received": _l("Goods not received"),
+    "returned": _l("Goods returned"),
+    "defective": _l("Defective"),
+    "not_as_described": _l("Not as described"),
+    "not_ordered": _l("Not ordered"),
+    "other": _l("Other"),
 }

@@ -48,6 +48,7 @@ NAVIGATION: Final = (
     NavEntry("counter.index", _l("Counter"), "bi-calculator", Role.VIEWER),
     NavEntry("transactions.index", _l("Transactions"), "bi-receipt", Role.VIEWER),
     NavEntry("payouts.index", _l("Payouts"), "bi-bank", Role.VIEWER),
+    NavEntry("claims.index", _l("Claims"), "bi-exclamation-octagon", Role.VIEWER),
     NavEntry("saved_views.index", _l("Saved views"), "bi-bookmarks", Role.VIEWER),
     NavEntry("approvals.index", _l("Approvals"), "bi-check2-square", Role.OPERATOR),
     NavEntry("admin.users", _l("Users"), "bi-people", Role.ADMIN),
