@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -30,6 +30,16 @@ from openapi_core.exceptions import OpenAPIError
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from tests.fixtures.sandbox import RowPicker, SandboxHandle
+from tests.integration.helpers_claims import (
+    JPEG,
+    MB,
+    PDF,
+    PNG,
+    ClaimPicker,
+    claims_sandbox,
+    contest,
+    evidence,
+)
 
 SPEC: dict[str, Any] = yaml.safe_load(
     (files("sarportal") / "openapi" / "provider-v1.yaml").read_text(encoding="utf-8")
@@ -63,7 +73,7 @@ class HttpxOpenAPIRequest:
         self.host_url = f"{url.scheme}://{url.netloc.decode('ascii')}"
         self.path = url.path
         self.method = request.method.lower()
-        self.body: bytes | None = request.content or None
+        self.body: bytes | None = request.read() or None  # a multipart body is a stream
         self.content_type = request.headers.get("content-type", "")
         query = parse_qsl(url.query.decode("ascii"), keep_blank_values=True)
         self.parameters = RequestParameters(
@@ -109,6 +119,7 @@ class Ctx:
     make_sandbox: Callable[..., SandboxHandle]
     clients: dict[str, httpx.Client] = field(default_factory=dict)
     base_url: str = ""
+    claims: ClaimPicker | None = None  # for the claim cases, on a sandbox with open claims
 
     def client(self, client_id: str = "demo-operator") -> httpx.Client:
         if client_id not in self.clients:
@@ -125,6 +136,10 @@ class Ctx:
     def other_merchants_row(self) -> dict[str, Any]:
         page = self.client("other-operator").get("/v1/transactions", params={"limit": 1})
         return dict(page.json()["data"][0])
+
+    def claim(self, status: str) -> dict[str, Any]:
+        assert self.claims is not None, "a claim case runs on the claims sandbox"
+        return self.claims.take(status)
 
     def close(self) -> None:
         for client in self.clients.values():
@@ -297,11 +312,99 @@ def _payout_fault(kind: str, part: str, **params: Any) -> Callable[[Ctx], httpx.
     return make
 
 
+def _claims(ctx: Ctx, client_id: str = "demo-viewer", **params: Any) -> httpx.Response:
+    return ctx.client(client_id).get("/v1/claims", params=params)
+
+
+def _claim(ctx: Ctx, status: str, client_id: str = "demo-viewer") -> httpx.Response:
+    return ctx.client(client_id).get(f"/v1/claims/{ctx.claim(status)['id']}")
+
+
+def _other_merchants_claim(ctx: Ctx) -> str:
+    claim_id: str = _claims(ctx, "other-operator", limit=1).json()["data"][0]["id"]
+    return claim_id
+
+
+def _claim_without_read_scope(ctx: Ctx, path: str) -> httpx.Response:
+    token = ctx.sandbox.token("demo-operator", "transactions:write")
+    return ctx.anonymous().get(path, headers={"Authorization": f"Bearer {token}"})
+
+
+def _accept(
+    ctx: Ctx, status: str = "open", body: Any = None, client_id: str = "demo-operator"
+) -> httpx.Response:
+    claim = ctx.claim(status)
+    return ctx.client(client_id).post(
+        f"/v1/claims/{claim['id']}/acceptance", json={} if body is None else body, headers=key()
+    )
+
+
+def _accept_twice(ctx: Ctx, same_key: bool) -> httpx.Response:
+    path, headers = f"/v1/claims/{ctx.claim('open')['id']}/acceptance", key()
+    first = ctx.client().post(path, json={}, headers=headers)
+    assert first.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers
+    again = ctx.client().post(path, json={}, headers=headers if same_key else key())
+    if same_key:
+        assert again.content == first.content
+    return again
+
+
+def _key_on_two_claims(ctx: Ctx, answer: str) -> httpx.Response:
+    """One key for the acceptances of two claims (or two contestations of one): a conflict."""
+    headers, claim = key(), ctx.claim("open")
+    if answer == "acceptance":
+        path = f"/v1/claims/{claim['id']}/acceptance"
+        assert ctx.client().post(path, json={}, headers=headers).status_code == 201
+        other = f"/v1/claims/{ctx.claim('open')['id']}/acceptance"
+        return ctx.client().post(other, json={}, headers=headers)
+    assert contest(ctx.client(), claim["id"], "First.", headers=headers).status_code == 201
+    return contest(ctx.client(), claim["id"], "Second thoughts.", headers=headers)
+
+
+def _contest(
+    ctx: Ctx,
+    status: str = "open",
+    text: str | None = "The parcel was delivered on 3 March; the proof is attached.",
+    files: Any = (),
+    client_id: str = "demo-operator",
+) -> httpx.Response:
+    return contest(ctx.client(client_id), ctx.claim(status)["id"], text, files)
+
+
+def _contest_replayed(ctx: Ctx) -> httpx.Response:
+    claim_id, headers = ctx.claim("open")["id"], key()
+    files = evidence(("pod.pdf", PDF, "application/pdf"))
+    first = contest(ctx.client(), claim_id, "Delivered.", files, headers)
+    assert first.status_code == 201, first.text
+    again = contest(ctx.client(), claim_id, "Delivered.", files, headers)
+    assert again.content == first.content
+    return again
+
+
+def _claim_fault(kind: str, part: str | None) -> Callable[[Ctx], httpx.Response]:
+    """A fault on the list (`part` None), on one claim ("") or on an answer to it."""
+
+    def make(ctx: Ctx) -> httpx.Response:
+        path = "/v1/claims" if part is None else f"/v1/claims/{ctx.claim('open')['id']}{part}"
+        method = "POST" if part else "GET"
+        ctx.sandbox.running.app.faults.schedule(kind, path, method, 1)
+        if part == "/contestation":
+            return contest(ctx.client(), path.split("/")[3])
+        if part:
+            return ctx.client().post(path, json={}, headers=key())
+        return ctx.client().get(path)
+
+    return make
+
+
 TOKEN = {"grant_type": "client_credentials"}
 OPERATOR = {**TOKEN, "client_id": "demo-operator", "client_secret": "demo-operator-secret"}
 LAST_YEAR = (datetime.now(UTC) - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
 LAST_MONTH = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 REFUND = {"amount": 1, "reason": "customer return"}
+NEXT_WEEK = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+A_PDF = ("pod.pdf", PDF, "application/pdf")
 
 CASES = [
     # token
@@ -956,6 +1059,328 @@ CASES = [
         "internal",
         _payout_fault("error_500", "/export", format="datev"),
     ),
+    # claims
+    Case("claims_200", 200, None, lambda c: _claims(c)),
+    Case(
+        "claims_200_filters_total",
+        200,
+        None,
+        lambda c: _claims(
+            c,
+            status=["open", "under_review", "expired"],
+            reason=["not_received", "defective", "other"],
+            respond_by_before=NEXT_WEEK,
+            currency="EUR",
+            order="created_desc",
+            include_total="true",
+            limit=1000,
+        ),
+    ),
+    Case(
+        "claims_200_transaction",
+        200,
+        None,
+        lambda c: _claims(c, transaction_id=c.claim("accepted")["transaction_id"]),
+    ),
+    Case("claims_200_second_page", 200, None, lambda c: _second_page(c, "/v1/claims")),
+    Case(
+        "claims_200_empty",
+        200,
+        None,
+        lambda c: _claims(c, transaction_id=c.other_merchants_row()["id"], include_total="true"),
+    ),
+    Case(
+        "claims_400_limit_1001",
+        400,
+        "invalid_request",
+        lambda c: _claims(c, limit=1001),
+        "limit",
+        valid_request=False,
+    ),
+    Case(
+        "claims_400_unknown_status",
+        400,
+        "invalid_request",
+        lambda c: _claims(c, status="pending"),
+        "status",
+        valid_request=False,
+    ),
+    Case(
+        "claims_400_unknown_reason",
+        400,
+        "invalid_request",
+        lambda c: _claims(c, reason="changed_mind"),
+        "reason",
+        valid_request=False,
+    ),
+    Case(
+        "claims_400_date_not_time",
+        400,
+        "invalid_request",
+        lambda c: _claims(c, respond_by_before="2026-12-01"),
+        "respond_by_before",
+        valid_request=False,
+    ),
+    Case(
+        "claims_400_payout_id_as_transaction",
+        400,
+        "invalid_request",
+        lambda c: _claims(c, transaction_id="po_0123456789abcdef"),
+        "transaction_id",
+        valid_request=False,
+    ),
+    Case(
+        "claims_400_cursor_of_the_other_order",
+        400,
+        "invalid_request",
+        lambda c: _claims(
+            c, order="created_desc", cursor=_claims(c, limit=2).json()["next_cursor"]
+        ),
+        "cursor",
+    ),
+    Case(
+        "claims_400_unknown_param",
+        400,
+        "invalid_request",
+        lambda c: _claims(c, amount_min=1),
+        "amount_min",
+    ),
+    Case(
+        "claims_401_no_token",
+        401,
+        "unauthorized",
+        lambda c: c.anonymous().get("/v1/claims"),
+        valid_request=False,
+    ),
+    Case(
+        "claims_403_write_only_token",
+        403,
+        "forbidden",
+        lambda c: _claim_without_read_scope(c, "/v1/claims"),
+    ),
+    Case("claims_429_rate_limited", 429, "rate_limited", _rate_limited("/v1/claims")),
+    Case("claims_500_fault", 500, "internal", _claim_fault("error_500", None)),
+    Case("claim_200_open", 200, None, lambda c: _claim(c, "open")),
+    Case("claim_200_accepted", 200, None, lambda c: _claim(c, "accepted")),
+    Case("claim_200_expired", 200, None, lambda c: _claim(c, "expired")),
+    Case("claim_200_lost_with_evidence", 200, None, lambda c: _claim(c, "lost")),
+    Case("claim_200_won", 200, None, lambda c: _claim(c, "won")),
+    Case("claim_200_under_review", 200, None, lambda c: _claim(c, "under_review")),
+    Case(
+        "claim_404_unknown",
+        404,
+        "not_found",
+        lambda c: c.client().get("/v1/claims/cl_0123456789abcdef"),
+    ),
+    Case(
+        "claim_404_other_merchant",
+        404,
+        "not_found",
+        lambda c: c.client().get(f"/v1/claims/{_other_merchants_claim(c)}"),
+    ),
+    Case(
+        "claim_404_malformed",
+        404,
+        "not_found",
+        lambda c: c.client().get("/v1/claims/CL-1"),
+        valid_request=False,
+    ),
+    Case(
+        "claim_404_transaction_id",
+        404,
+        "not_found",
+        lambda c: c.client().get(f"/v1/claims/cl_{c.claim('expired')['transaction_id'][3:]}"),
+    ),
+    Case(
+        "claim_401_no_token",
+        401,
+        "unauthorized",
+        lambda c: c.anonymous().get("/v1/claims/cl_0123456789abcdef"),
+        valid_request=False,
+    ),
+    Case(
+        "claim_403_write_only_token",
+        403,
+        "forbidden",
+        lambda c: _claim_without_read_scope(c, f"/v1/claims/{c.claim('open')['id']}"),
+    ),
+    Case("claim_503_fault", 503, "unavailable", _claim_fault("error_503", "")),
+    Case("claimaccept_201", 201, None, lambda c: _accept(c)),
+    Case(
+        "claimaccept_201_replayed",
+        201,
+        None,
+        lambda c: _accept_twice(c, same_key=True),
+        replayed=True,
+    ),
+    Case(
+        "claimaccept_400_missing_key",
+        400,
+        "invalid_request",
+        lambda c: c.client().post(f"/v1/claims/{c.claim('open')['id']}/acceptance", json={}),
+        "Idempotency-Key",
+        valid_request=False,
+    ),
+    Case(
+        "claimaccept_400_body_not_empty",
+        400,
+        "invalid_request",
+        lambda c: _accept(c, body={"note": "fine"}),
+        "note",
+        valid_request=False,
+    ),
+    Case(
+        "claimaccept_403_viewer",
+        403,
+        "forbidden",
+        lambda c: _accept(c, client_id="demo-viewer"),
+    ),
+    Case(
+        "claimaccept_404_other_merchant",
+        404,
+        "not_found",
+        lambda c: c.client().post(
+            f"/v1/claims/{_other_merchants_claim(c)}/acceptance", json={}, headers=key()
+        ),
+    ),
+    Case("claimaccept_409_expired", 409, "invalid_state", lambda c: _accept(c, "expired")),
+    Case(
+        "claimaccept_409_under_review", 409, "invalid_state", lambda c: _accept(c, "under_review")
+    ),
+    Case(
+        "claimaccept_409_accepted_already",
+        409,
+        "invalid_state",
+        lambda c: _accept_twice(c, same_key=False),
+    ),
+    Case(
+        "claimaccept_409_key_of_another_claim",
+        409,
+        "idempotency_conflict",
+        lambda c: _key_on_two_claims(c, "acceptance"),
+        "Idempotency-Key",
+    ),
+    Case("claimaccept_500_fault", 500, "internal", _claim_fault("error_500", "/acceptance")),
+    Case(
+        "claimcontest_201_with_evidence",
+        201,
+        None,
+        lambda c: _contest(
+            c,
+            files=evidence(A_PDF, ("label.png", PNG, "image/png"), ("box.jpg", JPEG, "image/jpeg")),
+        ),
+    ),
+    Case("claimcontest_201_text_only", 201, None, lambda c: _contest(c)),
+    Case("claimcontest_201_replayed", 201, None, _contest_replayed, replayed=True),
+    Case(
+        "claimcontest_400_missing_key",
+        400,
+        "invalid_request",
+        lambda c: contest(c.client(), c.claim("open")["id"], "Delivered.", headers={}),
+        "Idempotency-Key",
+        valid_request=False,
+    ),
+    Case(
+        "claimcontest_400_missing_text",
+        400,
+        "invalid_request",
+        lambda c: _contest(c, text=None, files=evidence(A_PDF)),
+        "text",
+        valid_request=False,
+    ),
+    Case(
+        "claimcontest_400_text_too_long",
+        400,
+        "invalid_request",
+        lambda c: _contest(c, text="x" * 5001),
+        "text",
+        valid_request=False,
+    ),
+    Case(
+        "claimcontest_400_blank_text",
+        400,
+        "invalid_request",
+        lambda c: _contest(c, text="   "),
+        "text",
+    ),
+    Case(
+        "claimcontest_400_not_a_pdf",
+        400,
+        "invalid_request",
+        lambda c: _contest(c, files=evidence(("pod.pdf", b"GIF89a...", "application/pdf"))),
+        "evidence",
+    ),
+    Case(
+        "claimcontest_400_a_pdf_called_png",
+        400,
+        "invalid_request",
+        lambda c: _contest(c, files=evidence(("pod.png", PDF, "image/png"))),
+        "evidence",
+    ),
+    Case(
+        "claimcontest_400_six_files",
+        400,
+        "invalid_request",
+        lambda c: _contest(c, files=evidence(*[A_PDF] * 6)),
+        "evidence",
+        valid_request=False,
+    ),
+    Case(
+        "claimcontest_400_file_over_5_mb",
+        400,
+        "invalid_request",
+        lambda c: _contest(
+            c, files=evidence(("big.pdf", PDF + b"\0" * (5 * MB - len(PDF) + 1), "application/pdf"))
+        ),
+        "evidence",
+    ),
+    Case(
+        "claimcontest_400_unknown_field",
+        400,
+        "invalid_request",
+        lambda c: _contest(c, files=[("note", (None, b"hello", None))]),
+        "note",
+        valid_request=False,
+    ),
+    Case(
+        "claimcontest_400_json_body",
+        400,
+        "invalid_request",
+        lambda c: c.client().post(
+            f"/v1/claims/{c.claim('open')['id']}/contestation",
+            json={"text": "Delivered."},
+            headers=key(),
+        ),
+        "body",
+        valid_request=False,
+    ),
+    Case(
+        "claimcontest_403_viewer",
+        403,
+        "forbidden",
+        lambda c: _contest(c, client_id="demo-viewer"),
+    ),
+    Case(
+        "claimcontest_404_unknown",
+        404,
+        "not_found",
+        lambda c: contest(c.client(), "cl_0123456789abcdef"),
+    ),
+    Case("claimcontest_409_expired", 409, "invalid_state", lambda c: _contest(c, "expired")),
+    Case("claimcontest_409_accepted", 409, "invalid_state", lambda c: _contest(c, "accepted")),
+    Case(
+        "claimcontest_409_another_text_same_key",
+        409,
+        "idempotency_conflict",
+        lambda c: _key_on_two_claims(c, "contestation"),
+        "Idempotency-Key",
+    ),
+    Case(
+        "claimcontest_503_fault",
+        503,
+        "unavailable",
+        _claim_fault("error_503", "/contestation"),
+    ),
     # limits and faults
     Case("list_429_rate_limited", 429, "rate_limited", _rate_limited("/v1/transactions")),
     Case("detail_500_fault", 500, "internal", _fault("error_500", "GET")),
@@ -967,11 +1392,34 @@ CASES = [
 ]
 
 
+@dataclass
+class ClaimWorld:
+    """A sandbox with open claims for the claim cases, and pickers of its rows and claims."""
+
+    handle: SandboxHandle
+    rows: RowPicker
+    claims: ClaimPicker
+
+
+@pytest.fixture(scope="module")
+def claim_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClaimWorld]:
+    with claims_sandbox(tmp_path_factory.mktemp("claims")) as handle:
+        yield ClaimWorld(handle, RowPicker(handle), ClaimPicker(handle))
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_answer_matches_the_contract(
-    case: Case, sandbox: SandboxHandle, fresh_rows: RowPicker, make_sandbox: Any
+    case: Case,
+    sandbox: SandboxHandle,
+    fresh_rows: RowPicker,
+    make_sandbox: Any,
+    request: pytest.FixtureRequest,
 ) -> None:
     ctx = Ctx(sandbox, fresh_rows, make_sandbox, base_url=sandbox.url)
+    if case.name.startswith("claim"):
+        world: ClaimWorld = request.getfixturevalue("claim_world")
+        ctx = Ctx(world.handle, world.rows, make_sandbox, base_url=world.handle.url)
+        ctx.claims = world.claims
     try:
         response = case.make(ctx)
     finally:
@@ -1002,6 +1450,10 @@ COVERED = {
     "payout": ("/v1/payouts/{id}", {200, 401, 404, 503}),
     "payoutlines": ("/v1/payouts/{id}/lines", {200, 400, 404}),
     "payoutexport": ("/v1/payouts/{id}/export", {200, 400, 401, 404, 500}),
+    "claims": ("/v1/claims", {200, 400, 401, 403, 429, 500}),
+    "claim": ("/v1/claims/{id}", {200, 401, 403, 404, 503}),
+    "claimaccept": ("/v1/claims/{id}/acceptance", {201, 400, 403, 404, 409, 500}),
+    "claimcontest": ("/v1/claims/{id}/contestation", {201, 400, 403, 404, 409, 503}),
 }
 
 

@@ -76,6 +76,7 @@ class Quiet:
     payouts: list[dict[str, Any]]
     lines: dict[str, list[dict[str, Any]]]  # of a sample of payouts, by payout id
     transactions: list[dict[str, Any]]
+    claims: list[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,8 @@ def quiet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quiet]:
             sample = payouts[:30] + payouts[30::7]
             lines = {p["id"]: _pages(client, f"/v1/payouts/{p['id']}/lines", 1000) for p in sample}
             transactions = _pages(client, "/v1/transactions", 1000)
-            yield Quiet(handle, client, payouts, lines, transactions)
+            claims = _pages(client, "/v1/claims", 1000)
+            yield Quiet(handle, client, payouts, lines, transactions, claims)
 
 
 # -- sums and ground truth -------------------------------------------------------------------
@@ -111,10 +113,11 @@ def test_lines_add_up_to_their_payout_and_its_totals(quiet: Quiet) -> None:
         assert by_type["capture"] == payout["captures"]
         assert by_type["refund"] == payout["refunds"]
         assert by_type["fee"] == payout["fees"]
+        assert by_type["claim"] == payout["claims"]
         assert sum(line["vat_amount"] for line in lines) == payout["fee_vat"]
         parts = ("captures", "refunds", "fees", "claims", "direct_payments")
         assert payout["amount"] == sum(payout[k] for k in parts)
-        assert payout["claims"] == payout["direct_payments"] == 0
+        assert payout["direct_payments"] == 0
         start, end = _time(payout["period_start"]), _time(payout["period_end"])
         assert all(start <= _time(line["booked_at"]) < end for line in lines)
 
@@ -125,7 +128,7 @@ def test_each_capture_is_followed_by_its_fee_in_booking_order(quiet: Quiet) -> N
         assert [line["booked_at"] for line in lines] == sorted(line["booked_at"] for line in lines)
         for i, line in enumerate(lines):
             if line["type"] != "capture":
-                assert line["type"] in ("fee", "refund")
+                assert line["type"] in ("fee", "refund", "claim")
                 assert line["amount"] < 0
                 continue
             after = lines[i + 1]
@@ -165,6 +168,29 @@ def test_captures_per_week_are_the_transactions_captures(quiet: Quiet) -> None:
     referenced = {tx["id"]: tx["order_reference"] for tx in quiet.transactions}
     for lines in quiet.lines.values():
         assert all(referenced[line["transaction_id"]] == line["order_reference"] for line in lines)
+
+
+def test_claim_deductions_are_the_deducted_claims(quiet: Quiet) -> None:
+    """Each accepted, expired or lost claim is one `claim` line, booked when it was decided, in
+    the payout it names; the payouts' claim totals are those claims and nothing else."""
+    deducted = [c for c in quiet.claims if c["status"] in ("accepted", "expired", "lost")]
+    assert len(deducted) > 20
+    by_payout = Counter[str]()
+    for claim in quiet.claims:
+        assert (claim["deducted_in_payout"] is None) == (claim not in deducted)
+        if claim["deducted_in_payout"] is not None:
+            by_payout[claim["deducted_in_payout"]] -= claim["amount"]
+    assert {p["id"]: p["claims"] for p in quiet.payouts if p["claims"]} == by_payout
+    for payout in _sampled(quiet):
+        lines = [line for line in quiet.lines[payout["id"]] if line["type"] == "claim"]
+        wanted = [
+            (c["transaction_id"], c["order_reference"], c["decided_at"], -c["amount"], 0)
+            for c in deducted
+            if c["deducted_in_payout"] == payout["id"]
+        ]
+        fields = ("transaction_id", "order_reference", "booked_at", "amount", "vat_amount")
+        assert sorted(tuple(line[k] for k in fields) for line in lines) == sorted(wanted)
+    assert any(p["claims"] < 0 for p in _sampled(quiet))
 
 
 def test_periods_and_statuses_follow_the_dates(quiet: Quiet) -> None:
