@@ -109,5 +109,5 @@ def test_a_file_that_is_no_statement_is_refused_in_place(open_as: Any) -> None:
     page.get_by_role("button", name="Reconcile").click()
     alert = page.locator("#statement-error")
     alert.wait_for()
-    assert "neither a camt.053" in alert.inner_text()
+    assert "neither a bank statement" in alert.inner_text()
     assert page.locator("#statement").get_attribute("aria-invalid") == "true"
