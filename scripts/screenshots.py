@@ -29,6 +29,7 @@ PAGES = [
     ("views-menu", "/transactions?status=captured&country=CH", "operator"),
     ("payouts", "/payouts", "operator"),
     ("payout-detail", None, "operator"),
+    ("claims", "/claims", "operator"),
     ("bulk-review", None, "operator"),
     ("saved-views", "/views", "operator"),
     ("account", "/account", "operator"),
