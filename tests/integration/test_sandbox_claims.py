@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.sandbox import SandboxHandle
+from tests.fixtures.sandbox import SandboxHandle, every_page
 from tests.integration.helpers_claims import (
     JPEG,
     MB,
@@ -29,7 +29,6 @@ from tests.integration.helpers_claims import (
     evidence,
     key,
 )
-from tests.integration.test_sandbox_payouts import _pages
 
 DEDUCTED = ("accepted", "expired", "lost")
 
@@ -61,8 +60,8 @@ def quiet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quiet]:
         handle.client("demo-viewer") as client,
     ):
         now = datetime.now(UTC)
-        claims = _pages(client, "/v1/claims", 1000)
-        transactions = {tx["id"]: tx for tx in _pages(client, "/v1/transactions", 1000)}
+        claims = every_page(client, "/v1/claims", 1000)
+        transactions = {tx["id"]: tx for tx in every_page(client, "/v1/transactions", 1000)}
         yield Quiet(handle, client, transactions, claims, now)
 
 
@@ -145,12 +144,12 @@ def test_each_status_follows_from_the_times(quiet: Quiet) -> None:
 
 
 def test_pages_yield_each_claim_once_in_either_order(quiet: Quiet) -> None:
-    soonest = _pages(quiet.client, "/v1/claims", 37)
+    soonest = every_page(quiet.client, "/v1/claims", 37)
     assert soonest == quiet.claims
     assert [c["id"] for c in soonest] == [
         c["id"] for c in sorted(soonest, key=lambda c: (c["respond_by"], c["id"]))
     ]
-    newest = _pages(quiet.client, "/v1/claims", 41, order="created_desc")
+    newest = every_page(quiet.client, "/v1/claims", 41, order="created_desc")
     assert newest == soonest[::-1]
     assert len({c["id"] for c in soonest}) == len(soonest) > 100
     total = quiet.client.get("/v1/claims", params={"include_total": "true", "limit": 1}).json()
@@ -185,7 +184,7 @@ def _wanted(claim: dict[str, Any], params: dict[str, Any]) -> bool:
 def test_filters_select_exactly_the_matching_claims(quiet: Quiet) -> None:
     for params in _cases(quiet):
         for order in ("respond_by_asc", "created_desc"):
-            got = _pages(quiet.client, "/v1/claims", 25, order=order, **params)
+            got = every_page(quiet.client, "/v1/claims", 25, order=order, **params)
             wanted = [c for c in quiet.claims if _wanted(c, params)]
             assert got == (wanted if order == "respond_by_asc" else wanted[::-1]), params
         counted = quiet.client.get("/v1/claims", params={**params, "include_total": "true"})
@@ -221,7 +220,7 @@ def test_another_merchants_claim_is_not_found(quiet: Quiet) -> None:
 
 
 def _payout_at(client: httpx.Client, currency: str, at: str) -> dict[str, Any] | None:
-    for payout in _pages(client, "/v1/payouts", 10, currency=currency, status="pending"):
+    for payout in every_page(client, "/v1/payouts", 10, currency=currency, status="pending"):
         if _time(payout["period_start"]) <= _time(at) < _time(payout["period_end"]):
             return payout
     return None
@@ -241,7 +240,7 @@ def test_accepting_deducts_the_amount_in_the_pending_payout(
     assert operator.get(f"/v1/claims/{claim['id']}").json() == accepted
     payout = _payout_at(operator, claim["currency"], accepted["decided_at"])
     assert payout is not None and accepted["deducted_in_payout"] == payout["id"]
-    lines = _pages(operator, f"/v1/payouts/{payout['id']}/lines", 1000)
+    lines = every_page(operator, f"/v1/payouts/{payout['id']}/lines", 1000)
     claim_lines = [line for line in lines if line["type"] == "claim"]
     assert {
         "type": "claim",
@@ -375,7 +374,7 @@ def test_some_open_claims_expire_within_72_hours(busy: SandboxHandle) -> None:
     soon = datetime.now(UTC) + timedelta(hours=72)
     with busy.client("demo-viewer") as client:
         params = {"status": "open", "respond_by_before": _stamp(soon)}
-        expiring = _pages(client, "/v1/claims", 100, **params)
+        expiring = every_page(client, "/v1/claims", 100, **params)
     assert expiring
     assert all(datetime.now(UTC) < _time(c["respond_by"]) < soon for c in expiring)
 

@@ -24,7 +24,7 @@ import pytest
 
 from sarportal.sandbox.config import SandboxConfig
 from sarportal.sandbox.server import sandbox_in_thread
-from tests.fixtures.sandbox import RowPicker, SandboxHandle
+from tests.fixtures.sandbox import RowPicker, SandboxHandle, every_page
 
 CAMT = {"c": "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"}
 TODAY = datetime.now(UTC).date()
@@ -51,22 +51,6 @@ def fee(captured: int) -> tuple[int, int]:
     return net + vat, vat
 
 
-def _pages(client: httpx.Client, path: str, limit: int, **params: Any) -> list[dict[str, Any]]:
-    """Every item of a cursor-paged list, each page checked for the cursor rule."""
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
-        response = client.get(path, params=query)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        items += page["data"]
-        assert (page["next_cursor"] is None) == (not page["has_more"])
-        if not page["has_more"]:
-            return items
-        cursor = page["next_cursor"]
-
-
 @dataclass
 class Quiet:
     """A sandbox no test writes to, with everything its merchant's payouts hold."""
@@ -86,12 +70,14 @@ def quiet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quiet]:
     with sandbox_in_thread(config) as running:
         handle = SandboxHandle(running, state_dir)
         with handle.client("demo-viewer") as client:
-            payouts = _pages(client, "/v1/payouts", 100)
+            payouts = every_page(client, "/v1/payouts", 100)
             # Every answer costs ~40 ms here: the newest 30 payouts and every 7th older one.
             sample = payouts[:30] + payouts[30::7]
-            lines = {p["id"]: _pages(client, f"/v1/payouts/{p['id']}/lines", 1000) for p in sample}
-            transactions = _pages(client, "/v1/transactions", 1000)
-            claims = _pages(client, "/v1/claims", 1000)
+            lines = {
+                p["id"]: every_page(client, f"/v1/payouts/{p['id']}/lines", 1000) for p in sample
+            }
+            transactions = every_page(client, "/v1/transactions", 1000)
+            claims = every_page(client, "/v1/claims", 1000)
             yield Quiet(handle, client, payouts, lines, transactions, claims)
 
 
@@ -195,7 +181,7 @@ def test_claim_deductions_are_the_deducted_claims(quiet: Quiet) -> None:
 
 def test_periods_and_statuses_follow_the_dates(quiet: Quiet) -> None:
     before = datetime.now(UTC)
-    payouts = _pages(quiet.client, "/v1/payouts", 100)
+    payouts = every_page(quiet.client, "/v1/payouts", 100)
     after = datetime.now(UTC)
 
     def status(payout: dict[str, Any], now: datetime) -> str:
@@ -222,7 +208,7 @@ def test_periods_and_statuses_follow_the_dates(quiet: Quiet) -> None:
 
 
 def test_pages_yield_each_payout_once_newest_first(quiet: Quiet) -> None:
-    paged = _pages(quiet.client, "/v1/payouts", 7)
+    paged = every_page(quiet.client, "/v1/payouts", 7)
     assert paged == quiet.payouts
     keys = [(p["arrival_date"], p["currency"]) for p in paged]
     assert keys == sorted(keys, key=lambda k: (-date.fromisoformat(k[0]).toordinal(), k[1]))
@@ -255,7 +241,7 @@ def test_filters_select_exactly_the_matching_payouts_and_total_them(
             and arrival < params.get("arrival_to", "9999")
         )
 
-    matching = _pages(quiet.client, "/v1/payouts", 9, **params)
+    matching = every_page(quiet.client, "/v1/payouts", 9, **params)
     assert matching == [p for p in quiet.payouts if wanted(p)]
     assert matching, "the seeded data should hold matching payouts"
     first = quiet.client.get("/v1/payouts", params={**params, "include_totals": "true"}).json()
@@ -277,7 +263,7 @@ def test_a_list_cursor_is_bound_to_its_filters(quiet: Quiet) -> None:
 
 def test_line_pages_yield_each_line_once(quiet: Quiet) -> None:
     biggest = max(_sampled(quiet), key=lambda p: p["line_count"])
-    paged = _pages(quiet.client, f"/v1/payouts/{biggest['id']}/lines", 37)
+    paged = every_page(quiet.client, f"/v1/payouts/{biggest['id']}/lines", 37)
     assert paged == quiet.lines[biggest["id"]]
     assert len(paged) == biggest["line_count"] > 37
 
@@ -297,7 +283,7 @@ def test_another_merchants_payout_is_not_found(quiet: Quiet) -> None:
 
 def _pending_payout(client: httpx.Client, currency: str, at: str) -> dict[str, Any] | None:
     """The payout of `currency` whose period holds the moment `at`, if there is one."""
-    for payout in _pages(client, "/v1/payouts", 10, currency=currency, status="pending"):
+    for payout in every_page(client, "/v1/payouts", 10, currency=currency, status="pending"):
         if _time(payout["period_start"]) <= _time(at) < _time(payout["period_end"]):
             return payout
     return None
@@ -332,7 +318,7 @@ def test_a_written_capture_and_refund_appear_in_the_pending_payout(
         ):
             payout = _pending_payout(client, tx["currency"], action["created_at"])
             assert payout is not None
-            lines = _pages(client, f"/v1/payouts/{payout['id']}/lines", 1000)
+            lines = every_page(client, f"/v1/payouts/{payout['id']}/lines", 1000)
             mine = [
                 (line["type"], line["amount"], line["vat_amount"])
                 for line in lines
@@ -491,10 +477,10 @@ def test_a_cut_short_export_keeps_its_line_count_so_it_shows(make_sandbox: Any) 
 def test_monthly_payouts_cover_calendar_months(make_sandbox: Any) -> None:
     handle = make_sandbox(payout_interval="month", transactions=3000)
     with handle.client("demo-viewer") as client:
-        payouts = _pages(client, "/v1/payouts", 100)
+        payouts = every_page(client, "/v1/payouts", 100)
         newest = payouts[0]
-        lines = _pages(client, f"/v1/payouts/{newest['id']}/lines", 1000)
-        transactions = _pages(client, "/v1/transactions", 1000)
+        lines = every_page(client, f"/v1/payouts/{newest['id']}/lines", 1000)
+        transactions = every_page(client, "/v1/transactions", 1000)
     months = Counter[tuple[str, str]]()
     for tx in transactions:
         if tx["captured_at"] is not None:

@@ -18,21 +18,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sarportal.domain.roles import Role
-from tests.fixtures.portal import MadeUser
 from tests.fixtures.sandbox import SandboxHandle
 
 CLAIM_LINK = re.compile(r'href="/claims/(cl_[0-9a-f]{16})"')
 
 
-@pytest.fixture(autouse=True)
-def _real_time(clock: Any) -> None:
-    clock.now = datetime.now(UTC)
-
-
-@pytest.fixture
-def viewer(login_provider: Callable[..., MadeUser], provider_client: FlaskClient) -> FlaskClient:
-    login_provider(Role.VIEWER)
-    return provider_client
+pytestmark = pytest.mark.usefixtures("real_time")  # the sandbox data is relative to now
 
 
 def claims(sandbox: SandboxHandle, **params: Any) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,22 +17,13 @@ from flask.testing import FlaskClient
 
 from sarportal.domain.roles import Role
 from sarportal.web.payouts.pages import LINES_PAGE_SIZE, ExportInterrupted
-from tests.fixtures.portal import MadeUser
 from tests.fixtures.sandbox import SandboxHandle
 
 PAYOUT_LINK = re.compile(r'href="/payouts/(po_[0-9a-f]{16})"')
 TX_LINK = re.compile(r'href="/transactions/(tx_[0-9a-f]+)"')
 
 
-@pytest.fixture(autouse=True)
-def _real_time(clock: Any) -> None:
-    clock.now = datetime.now(UTC)
-
-
-@pytest.fixture
-def viewer(login_provider: Callable[..., MadeUser], provider_client: FlaskClient) -> FlaskClient:
-    login_provider(Role.VIEWER)
-    return provider_client
+pytestmark = pytest.mark.usefixtures("real_time")  # the sandbox data is relative to now
 
 
 def direct(sandbox: SandboxHandle, path: str, **params: Any) -> Any:

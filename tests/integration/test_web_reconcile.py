@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import re
 import tempfile
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from sarportal.domain.roles import Role
-from tests.fixtures.portal import MadeUser, csrf_token
+from tests.fixtures.portal import csrf_token
 from tests.fixtures.sandbox import SandboxHandle
 from tests.fixtures.statements import Booking, camt053, mt940, payout_bookings
 
@@ -24,15 +22,7 @@ PLANTED = "PIICANARYrec0nc11e Erika Mustermann"
 """Another booking's text, naming a person: counted, never shown."""
 
 
-@pytest.fixture(autouse=True)
-def _real_time(clock: Any) -> None:
-    clock.now = datetime.now(UTC)
-
-
-@pytest.fixture
-def viewer(login_provider: Callable[..., MadeUser], provider_client: FlaskClient) -> FlaskClient:
-    login_provider(Role.VIEWER)
-    return provider_client
+pytestmark = pytest.mark.usefixtures("real_time")  # the sandbox data is relative to now
 
 
 def paid_payouts(

@@ -8,7 +8,6 @@ import io
 import re
 import socket
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,16 +25,7 @@ ROW_ID = re.compile(r'href="/transactions/(tx_[0-9a-f]+)"')
 HTMX = {"HX-Request": "true", "HX-Target": "transactions-view"}
 
 
-@pytest.fixture(autouse=True)
-def _real_time(clock: Any) -> None:
-    """The sandbox's data is relative to the real time; the portal's clock follows it here."""
-    clock.now = datetime.now(UTC)
-
-
-@pytest.fixture
-def viewer(login_provider: Callable[..., MadeUser], provider_client: FlaskClient) -> FlaskClient:
-    login_provider(Role.VIEWER)
-    return provider_client
+pytestmark = pytest.mark.usefixtures("real_time")  # the sandbox data is relative to now
 
 
 def ids(page: str) -> list[str]:
