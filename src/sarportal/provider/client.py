@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import httpx
@@ -54,6 +54,31 @@ log = logging.getLogger("sarportal.provider")
 
 T = TypeVar("T")
 R = TypeVar("R", httpx.Response, BulkResponse)
+Item = TypeVar("Item", covariant=True)
+
+
+class _Page(Protocol[Item]):
+    """One page of a cursor-paged list, whichever the list."""
+
+    @property
+    def data(self) -> Sequence[Item]: ...
+    @property
+    def has_more(self) -> bool: ...
+    @property
+    def next_cursor(self) -> str | None: ...
+
+
+def _every(read: Callable[[Params], _Page[T]], params: Params, page_size: int) -> Iterator[T]:
+    """Every item of a cursor-paged list, page after page, as the pages arrive."""
+    cursor: str | None = None
+    while True:
+        page = read({**params, "limit": page_size, "cursor": cursor})
+        yield from page.data
+        if not page.has_more or page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
 Params = Mapping[str, str | int | bool | datetime | Sequence[str | int] | None]
 TOKEN_MARGIN_SECONDS = 30.0
 
@@ -400,13 +425,7 @@ class ProviderSession:
         self, params: Params, page_size: int = 1000
     ) -> Iterator[TransactionSummary]:
         """Every transaction matching `params`, page after page."""
-        cursor: str | None = None
-        while True:
-            page = self.list_transactions({**params, "limit": page_size, "cursor": cursor})
-            yield from page.data
-            if not page.has_more or page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+        return _every(self.list_transactions, params, page_size)
 
     def transaction(self, transaction_id: str) -> TransactionDetail:
         """A transaction with the customer's personal data, the order lines and the history."""
@@ -422,6 +441,10 @@ class ProviderSession:
     def list_payouts(self, params: Params) -> PayoutPage:
         """One page of the merchant's payouts, newest first (filters, limit, cursor, totals)."""
         return self._get("/v1/payouts", PayoutPage, params)
+
+    def iter_payouts(self, params: Params, page_size: int = 100) -> Iterator[Payout]:
+        """Every payout matching `params`, page after page."""
+        return _every(self.list_payouts, params, page_size)
 
     def payout(self, payout_id: str) -> Payout:
         """One payout with its totals by kind of booking."""
@@ -444,13 +467,7 @@ class ProviderSession:
 
     def iter_claims(self, params: Params, page_size: int = 1000) -> Iterator[Claim]:
         """Every claim matching `params`, page after page."""
-        cursor: str | None = None
-        while True:
-            page = self.list_claims({**params, "limit": page_size, "cursor": cursor})
-            yield from page.data
-            if not page.has_more or page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+        return _every(self.list_claims, params, page_size)
 
     def claim(self, claim_id: str) -> Claim:
         """One claim with the merchant's response, if any."""

@@ -107,18 +107,11 @@ def _transaction(session: ProviderSession, ident: str) -> TransactionSummary | N
 
 def _payouts_around(session: ProviderSession, first: date, last: date) -> list[Payout]:
     """Every payout arriving from `first` to `last` and `MARGIN` around them."""
-    params: dict[str, Any] = {
+    params = {
         "arrival_from": (first - MARGIN).isoformat(),
         "arrival_to": (last + MARGIN + timedelta(days=1)).isoformat(),
-        "limit": 100,
     }
-    found: list[Payout] = []
-    while True:
-        page = session.list_payouts(params)
-        found += page.data
-        if not page.has_more or page.next_cursor is None:
-            return found
-        params["cursor"] = page.next_cursor
+    return list(session.iter_payouts(params))
 
 
 def _statement_error(code: str) -> str:
