@@ -248,3 +248,32 @@ def test_open_items_without_a_reference_column_are_refused(viewer: FlaskClient) 
     answer = upload(viewer, b"Kunde;Betrag\nErika;12,00\n", "open-items.csv")
     assert answer.status_code == 400
     assert "must name its columns" in answer.get_data(as_text=True)
+
+
+def test_many_open_items_are_read_at_once_and_a_provider_failure_keeps_nothing_half_done(
+    viewer: FlaskClient, sandbox: SandboxHandle
+) -> None:
+    """Thirty items are read a few at a time (`LOOKUPS_AT_ONCE`); when the provider fails on
+    them, the answer says so and shows no half report; the same file then reads in full, in
+    the file's order."""
+    old = (datetime.now(UTC) - timedelta(days=60)).isoformat()
+    with sandbox.client("demo-viewer") as client:
+        params = {"limit": 30, "status": "captured", "currency": "EUR", "created_to": old}
+        rows = client.get("/v1/transactions", params=params).json()["data"]
+    assert len(rows) == 30
+    lines = ["Bestellnummer;Offener Betrag;Währung"]
+    lines += [f"{row['order_reference']};{euros(row['captured_amount'])};EUR" for row in rows]
+    data = "\n".join(lines).encode("utf-8")
+    faults = sandbox.running.app.faults
+    faults.schedule("error_503", "/v1/transactions", "GET", 200)
+    try:
+        failed = upload(viewer, data, "open-items.csv")
+    finally:
+        faults.clear()
+    assert failed.status_code == 503, failed.status_code
+    assert "data-verdict" not in failed.get_data(as_text=True)
+    answer = upload(viewer, data, "open-items.csv")
+    assert answer.status_code == 200
+    page = answer.get_data(as_text=True)
+    found = re.findall(r'<tr data-verdict="(\w+)">\s*<td>(\d+)</td>', page)
+    assert found == [("paid_out", str(line)) for line in range(2, 32)]

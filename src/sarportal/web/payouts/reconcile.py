@@ -9,6 +9,7 @@ shows the provider's payouts and the entries that name them; other entries of th
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any, Final
 
@@ -37,6 +38,7 @@ allow_larger_uploads("reconcile.upload", MAX_STATEMENT_BYTES + 64 * 1024)  # the
 MARGIN: Final = timedelta(days=14)
 """Payouts arriving this long before or after the statement's days are matched too: a bank may
 book a transfer days after its arrival, and a statement may name a payout of the week before."""
+LOOKUPS_AT_ONCE: Final = 4  # an open items file's transactions read at once (the jobs' default)
 
 
 def _render(status: int = 200, **context: Any) -> Response:
@@ -82,7 +84,7 @@ def upload() -> Response:
 def _open_items(items: list[OpenItem]) -> Response:
     """Each open item's transaction, read live, and the payouts that hold their captures."""
     session = provider_session()
-    found = {item.ident: _transaction(session, item.ident) for item in items}
+    found = _transactions(session, list(dict.fromkeys(item.ident for item in items)))
     captured = [tx.captured_at.date() for tx in found.values() if tx and tx.captured_at]
     payouts = (
         _payouts_around(session, min(captured), max(captured) + timedelta(days=9))
@@ -92,6 +94,20 @@ def _open_items(items: list[OpenItem]) -> Response:
     findings = [judge(item, found[item.ident], payouts) for item in items]
     current_app.logger.info("reconciliation: %d open items, %d payouts", len(items), len(payouts))
     return _render(**open_items_context(findings))
+
+
+def _transactions(
+    session: ProviderSession, idents: list[str]
+) -> dict[str, TransactionSummary | None]:
+    """Each ident's transaction, `LOOKUPS_AT_ONCE` read at a time: a file of a thousand items
+    would otherwise wait for a thousand round trips one after the other. The first failure
+    stops the rest and is the answer."""
+    pool = ThreadPoolExecutor(LOOKUPS_AT_ONCE, thread_name_prefix="reconcile")
+    try:
+        found = pool.map(lambda ident: _transaction(session, ident), idents)
+        return dict(zip(idents, found, strict=True))
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def _transaction(session: ProviderSession, ident: str) -> TransactionSummary | None:
