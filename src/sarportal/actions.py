@@ -72,15 +72,13 @@ class Intent:
     reason_code: str | None = None  # refunds: the chosen reason's code, for the audit
 
 
-@dataclass(frozen=True)
-class ActionResult:
-    """The outcome, the transaction afterwards when known, and the error behind a failure."""
+class Ended:
+    """How a write at the provider ended, for the result classes that carry these fields: its
+    `outcome`, the `effect` reconciling found after a lost answer, the `error` of a failure."""
 
     outcome: Outcome
-    transaction: TransactionSummary | None
-    error: ProviderError | None = None
-    reconciled: bool = False
-    effect: Effect | None = None
+    error: ProviderError | None
+    effect: Effect | None
 
     @property
     def code(self) -> str | None:
@@ -101,6 +99,17 @@ class ActionResult:
         if code in (None, "not_applied", "outcome_unknown", "outcome_unclear"):
             return code
         return self.error.portal_code if self.error else "provider_unavailable"
+
+
+@dataclass(frozen=True)
+class ActionResult(Ended):
+    """The outcome, the transaction afterwards when known, and the error behind a failure."""
+
+    outcome: Outcome
+    transaction: TransactionSummary | None
+    error: ProviderError | None = None
+    reconciled: bool = False
+    effect: Effect | None = None
 
 
 def new_key() -> str:
@@ -197,18 +206,8 @@ class TransactionActions:
         return details
 
     def _pending(self, actor: Actor, intent: Intent) -> int:
-        with self._store.unit_of_work() as uow:
-            entry = uow.audit.record(
-                intent.kind.audit_action,
-                outcome="pending",
-                actor_user_id=actor.user_id,
-                organisation_id=actor.organisation_id,
-                target_type=TARGET,
-                target_id=intent.transaction_id,
-                details=self._details(intent),
-            )
-            uow.commit()
-            return entry.id
+        trail = AuditTrail(self._store, actor, TARGET, intent.transaction_id)
+        return trail.pending(intent.kind.audit_action, self._details(intent))
 
     def _complete(
         self,
@@ -225,34 +224,80 @@ class TransactionActions:
             details["reconciled"] = True
         if action is not None:
             details["provider_action_id"] = action.id
-        outcome = result.outcome.value
+        trail = AuditTrail(self._store, actor, TARGET, intent.transaction_id)
+        trail.complete(
+            intent.kind.audit_action, pending_id, result.outcome, details,
+            replayed=action is not None and action.replayed,
+        )  # fmt: skip
+
+
+class AuditTrail:
+    """The two audit lines of one write at the provider, on one target: `pending` before the
+    provider hears anything, and the outcome pointing at it. `details` carry the write's
+    `idempotency_key`; an answer the provider replayed after a success already recorded for
+    that key ends `replayed`, naming that success (`replay_of`): one `succeeded` per effect."""
+
+    def __init__(self, store: Store, actor: Actor, target_type: str, target_id: str) -> None:
+        self._store = store
+        self._actor = actor
+        self._target = (target_type, target_id)
+
+    def pending(self, action: str, details: dict[str, Any]) -> int:
+        """Commit the pending line; its id."""
+        return self._record(action, "pending", details, None)
+
+    def complete(
+        self,
+        action: str,
+        pending_id: int,
+        outcome: Outcome,
+        details: dict[str, Any],
+        *,
+        replayed: bool = False,
+    ) -> None:
+        """Commit the outcome line for `pending_id`."""
+        self._record(action, outcome.value, details, pending_id, replayed=replayed)
+
+    def _record(
+        self,
+        action: str,
+        outcome: str,
+        details: dict[str, Any],
+        completes_id: int | None,
+        *,
+        replayed: bool = False,
+    ) -> int:
+        actor, (target_type, target_id) = self._actor, self._target
         with self._store.unit_of_work() as uow:
-            first = self._first_success(uow, actor, intent) if action and action.replayed else None
+            first = self._first_success(uow, action, details) if replayed else None
             if first is not None:  # the provider replayed an effect already recorded: no new one
-                outcome, details["replay_of"] = REPLAYED, first
-            uow.audit.record(
-                intent.kind.audit_action,
+                outcome, details = REPLAYED, {**details, "replay_of": first}
+            entry = uow.audit.record(
+                action,
                 outcome=outcome,
                 actor_user_id=actor.user_id,
                 organisation_id=actor.organisation_id,
-                target_type=TARGET,
-                target_id=intent.transaction_id,
+                target_type=target_type,
+                target_id=target_id,
                 details=details,
-                completes_id=pending_id,
+                completes_id=completes_id,
             )
             uow.commit()
+            return entry.id
 
-    @staticmethod
-    def _first_success(uow: UnitOfWork, actor: Actor, intent: Intent) -> int | None:
-        """The audit line that recorded this intent's key succeeding before, if there is one
-        (a replay after a lost answer, whose first attempt was never recorded as succeeded, is
-        the first effect and is recorded as such)."""
-        entries = uow.audit.for_target(actor.organisation_id, TARGET, intent.transaction_id)
-        for entry, _email in entries:
+    def _first_success(self, uow: UnitOfWork, action: str, details: dict[str, Any]) -> int | None:
+        """The audit line that recorded this key succeeding before, if there is one (a replay
+        after a lost answer, whose first attempt was never recorded as succeeded, is the first
+        effect and is recorded as such)."""
+        key = details.get("idempotency_key")
+        target_type, target_id = self._target
+        for entry, _email in uow.audit.for_target(
+            self._actor.organisation_id, target_type, target_id
+        ):
             if (
-                entry.action == intent.kind.audit_action
+                entry.action == action
                 and entry.outcome == Outcome.SUCCEEDED.value
-                and (entry.details or {}).get("idempotency_key") == intent.idempotency_key
+                and (entry.details or {}).get("idempotency_key") == key
             ):
                 return entry.id
         return None

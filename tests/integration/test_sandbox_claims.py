@@ -65,17 +65,6 @@ def quiet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quiet]:
         yield Quiet(handle, client, transactions, claims, now)
 
 
-@pytest.fixture(scope="module")
-def busy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
-    with claims_sandbox(tmp_path_factory.mktemp("busy-claims")) as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def picker(busy: SandboxHandle) -> ClaimPicker:
-    return ClaimPicker(busy)
-
-
 @pytest.fixture
 def operator(busy: SandboxHandle) -> Iterator[httpx.Client]:
     with busy.client("demo-operator") as client:

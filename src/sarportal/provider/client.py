@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import httpx
 import msgspec
 
+from sarportal.domain.claims import Upload
 from sarportal.domain.moments import rfc3339
 from sarportal.domain.vocabulary import PayoutFormat
 from sarportal.provider.errors import (
@@ -55,6 +56,23 @@ log = logging.getLogger("sarportal.provider")
 T = TypeVar("T")
 R = TypeVar("R", httpx.Response, BulkResponse)
 Item = TypeVar("Item", covariant=True)
+
+
+@dataclass(frozen=True)
+class Form:
+    """A multipart/form-data body: text fields and files, each under its field's name."""
+
+    fields: Mapping[str, str]
+    files: Sequence[tuple[str, tuple[str | None, bytes, str]]]
+
+
+@dataclass(frozen=True)
+class Responded:
+    """The claim after the merchant's response, and whether the provider replayed its stored
+    first answer to this idempotency key (`Idempotent-Replayed: true`)."""
+
+    claim: Claim
+    replayed: bool
 
 
 class _Page(Protocol[Item]):
@@ -198,16 +216,23 @@ class Provider:
         *,
         params: Params | None = None,
         body: Mapping[str, Any] | None = None,
+        form: Form | None = None,
         idempotency_key: str | None = None,
     ) -> httpx.Response:
-        """Send one request with retries; return the successful response (see `_with_retries`)."""
+        """Send one request with retries; return the successful response (see `_with_retries`).
+        The body is `body` as JSON, or `form` as multipart/form-data (its files are bytes in
+        memory, sent again as they are on a retry)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         query = _query(params)
+        content: dict[str, Any] = {"json": body}
+        if form is not None:  # text fields as parts without a file name: multipart even alone
+            fields = [(name, (None, value.encode())) for name, value in form.fields.items()]
+            content = {"files": [*fields, *form.files]}
 
         def send(authorization: str) -> httpx.Response:
             with translated(method, path):
                 return self._http.request(
-                    method, path, params=query, json=body,
+                    method, path, params=query, **content,
                     headers={**headers, "Authorization": authorization},
                 )  # fmt: skip
 
@@ -473,14 +498,33 @@ class ProviderSession:
         """One claim with the merchant's response, if any."""
         return self._get(f"/v1/claims/{_segment(claim_id)}", Claim)
 
+    def accept_claim(self, claim_id: str, *, idempotency_key: str) -> Responded:
+        """Agree with the customer: the claim's amount is deducted from the current payout."""
+        path = f"/v1/claims/{_segment(claim_id)}/acceptance"
+        response = self._provider.request(
+            self._credentials, "POST", path, body={}, idempotency_key=idempotency_key
+        )
+        return Responded(self._provider._decode(response, Claim), _replayed(response))
+
+    def contest_claim(
+        self, claim_id: str, text: str, evidence: Sequence[Upload], *, idempotency_key: str
+    ) -> Responded:
+        """Disagree, with a statement and evidence files passed through (never kept)."""
+        path = f"/v1/claims/{_segment(claim_id)}/contestation"
+        files = [("evidence", (f.filename, f.data, f.content_type)) for f in evidence]
+        response = self._provider.request(
+            self._credentials, "POST", path, form=Form({"text": text}, files),
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
+        return Responded(self._provider._decode(response, Claim), _replayed(response))
+
     def _act(self, transaction_id: str, action: str, body: Mapping[str, Any], key: str) -> Action:
         path = f"/v1/transactions/{_segment(transaction_id)}/{action}"
         response = self._provider.request(
             self._credentials, "POST", path, body=body, idempotency_key=key
         )
         answer = self._provider._decode(response, Action)
-        replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
-        return msgspec.structs.replace(answer, replayed=replayed)
+        return msgspec.structs.replace(answer, replayed=_replayed(response))
 
     def capture(self, transaction_id: str, amount: int, *, idempotency_key: str) -> Action:
         return self._act(transaction_id, "captures", {"amount": amount}, idempotency_key)
@@ -494,6 +538,10 @@ class ProviderSession:
 
     def cancel(self, transaction_id: str, *, idempotency_key: str) -> Action:
         return self._act(transaction_id, "cancellations", {}, idempotency_key)
+
+
+def _replayed(response: httpx.Response) -> bool:
+    return bool(response.headers.get("Idempotent-Replayed", "").lower() == "true")
 
 
 def _query(params: Params | None) -> httpx.QueryParams:

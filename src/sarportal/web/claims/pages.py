@@ -10,7 +10,7 @@ transactions.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -25,7 +25,8 @@ from sarportal.domain.roles import Role
 from sarportal.domain.vocabulary import CLAIM_REASONS
 from sarportal.provider.errors import ProviderInvalidRequest
 from sarportal.provider.models import Claim
-from sarportal.web.claims.present import ClaimRow, claim_rows, detail_context, inbox_url
+from sarportal.web.claims import respond
+from sarportal.web.claims.present import SOON, ClaimRow, claim_rows, inbox_url
 from sarportal.web.core.access import requires
 from sarportal.web.core.htmx import no_store
 from sarportal.web.core.provider_access import provider_session
@@ -36,7 +37,6 @@ from sarportal.web.ui.locale import current_locale, select_timezone
 
 bp = Blueprint("claims", __name__)
 
-SOON: Final = timedelta(hours=72)
 PAGE_SIZE: Final = 50
 VIEWS: Final[dict[str, dict[str, Any]]] = {
     "open": {"status": ["open"]},
@@ -175,7 +175,11 @@ def _amount(claim: Claim) -> str:
 def detail(claim_id: str) -> Response:
     """One claim: what it is about, until when to respond, and the response."""
     claim = provider_session().claim(claim_id)
-    return _render("claims/detail.html", **detail_context(claim, _now(), SOON))
+    return _render("claims/detail.html", **respond.page_context(claim, respond.Entry()))
+
+
+bp.post("/claims/<claim_id>/accept")(respond.accept)
+bp.post("/claims/<claim_id>/contest")(respond.contest)
 
 
 __all__ = ["ClaimRow", "bp"]

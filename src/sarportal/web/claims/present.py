@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlencode
 
 from flask import url_for
@@ -16,6 +16,8 @@ from sarportal.provider.models import Claim
 from sarportal.web.ui import labels
 from sarportal.web.ui.formats import format_moment, format_money
 from sarportal.web.ui.locale import request_formats
+
+SOON: Final = timedelta(hours=72)  # a claim due within this is marked as expiring
 
 
 @dataclass(frozen=True, slots=True)
