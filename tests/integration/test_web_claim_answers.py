@@ -7,6 +7,7 @@ test touches. Ground truth is the sandbox's claim read directly over HTTPS.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import re
@@ -322,3 +323,107 @@ def test_a_lost_answer_is_checked_at_the_provider_and_sending_again_does_not_act
     outcomes = [(e["outcome"], e["details"].get("code")) for e in audit_rows(app, untouched["id"])]
     assert outcomes == [("pending", None), ("failed", "not_applied"), ("pending", None),
                         ("succeeded", None)]  # fmt: skip
+
+
+# -- the API ---------------------------------------------------------------------------------
+
+
+def bearer(app: Flask, role: Role = Role.OPERATOR) -> dict[str, str]:
+    user = make_provider_user(app, role)
+    with app.extensions["sarportal"].store.unit_of_work() as uow:
+        raw, _row = uow.tokens.create(user.id, None)
+        uow.commit()
+    return {"Authorization": f"Bearer {raw}"}
+
+
+def test_the_api_accepts_a_claim_once_per_idempotency_key(
+    busy: SandboxHandle, picker: ClaimPicker, portal_app: Flask
+) -> None:
+    claim = picker.take("open")
+    client, headers = portal_app.test_client(), {**bearer(portal_app), **key()}
+    url = f"/api/v1/claims/{claim['id']}/acceptance"
+    answers = [client.post(url, json={}, headers=headers) for _ in range(2)]
+    assert [a.status_code for a in answers] == [201, 201]
+    assert answers[0].get_json() == answers[1].get_json() == provider_claim(busy, claim["id"])
+    assert answers[0].headers["Location"] == f"/api/v1/claims/{claim['id']}"
+    outcomes = [e["outcome"] for e in audit_rows(portal_app, claim["id"])]
+    assert outcomes == ["pending", "succeeded", "pending", "replayed"]
+    english = {**headers, **key(), "Accept-Language": "en"}
+    again = client.post(url, json={}, headers=english)  # a new key: a new intent
+    assert again.status_code == 409 and again.get_json()["code"] == "invalid_state"
+    assert "can no longer be answered" in again.get_json()["detail"]
+
+
+def test_the_api_contests_a_claim_with_files_passed_through(
+    busy: SandboxHandle, picker: ClaimPicker, portal_app: Flask
+) -> None:
+    claim = picker.take("open")
+    client, headers = portal_app.test_client(), bearer(portal_app)
+    url = f"/api/v1/claims/{claim['id']}/contestation"
+    done = client.post(
+        url,
+        data={"text": STATEMENT, "evidence": [_file(PDF_PROOF, "proof.pdf", "application/pdf")]},
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+    assert done.status_code == 201, done.get_data(as_text=True)
+    body = done.get_json()
+    assert body["status"] == "under_review" and body["response"]["text"] == STATEMENT
+    (sent,) = body["response"]["evidence"]
+    assert sent["sha256"] == hashlib.sha256(PDF_PROOF).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "param"),
+    [
+        ({"text": STATEMENT}, "application/x-www-form-urlencoded", "body"),
+        ({}, "multipart/form-data", "text"),
+        ({"text": "   "}, "multipart/form-data", "text"),
+        ({"text": STATEMENT, "note": "x"}, "multipart/form-data", "note"),
+        (
+            {"text": STATEMENT, "evidence": [(b"MZ\x90\x00", "setup.exe")]},
+            "multipart/form-data",
+            "evidence",
+        ),
+    ],
+)
+def test_the_api_refuses_a_bad_contestation_naming_the_field(
+    busy: SandboxHandle,
+    picker: ClaimPicker,
+    portal_app: Flask,
+    body: dict[str, Any],
+    content_type: str,
+    param: str,
+) -> None:
+    claim = picker.take("open")
+    data = {
+        name: [_file(*f) for f in value] if name == "evidence" else value
+        for name, value in body.items()
+    }
+    refused = portal_app.test_client().post(
+        f"/api/v1/claims/{claim['id']}/contestation",
+        data=data,
+        headers=bearer(portal_app),
+        content_type=content_type,
+    )
+    assert refused.status_code == 400, refused.get_data(as_text=True)
+    assert refused.mimetype == "application/problem+json"
+    assert refused.get_json()["param"] == param
+    assert provider_claim(busy, claim["id"])["status"] == "open"
+    assert audit_rows(portal_app, claim["id"]) == []
+
+
+def test_the_api_lets_no_viewer_answer(
+    busy: SandboxHandle, picker: ClaimPicker, portal_app: Flask
+) -> None:
+    claim = picker.take("open")
+    client, headers = portal_app.test_client(), bearer(portal_app, Role.VIEWER)
+    accepted = client.post(f"/api/v1/claims/{claim['id']}/acceptance", json={}, headers=headers)
+    contested = client.post(
+        f"/api/v1/claims/{claim['id']}/contestation",
+        data={"text": STATEMENT},
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+    assert accepted.status_code == contested.status_code == 403
+    assert provider_claim(busy, claim["id"])["status"] == "open"

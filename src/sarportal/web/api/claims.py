@@ -1,25 +1,46 @@
-"""`GET /api/v1/claims` and `GET /api/v1/claims/{id}`: the customers' claims, passed through.
+"""`/api/v1/claims`: the customers' claims, passed through, and the merchant's answers.
 
 Soonest deadline first (`respond_by_asc`) or newest first; amounts in minor units; no personal
-data. Answering a claim is done at the provider for now (the portal's pages show the claims).
+data. `POST …/{id}/acceptance` (an empty JSON object) and `POST …/{id}/contestation`
+(multipart/form-data: `text` and up to five `evidence` files) share the page's service
+(`sarportal.claim_responses`): audit, an idempotency key (the caller's `Idempotency-Key`, else
+one made for the request), and reconciliation after a lost answer. The files are checked as
+the provider's contract says and passed through from memory. Session callers need the CSRF
+header and a recent sign-in, as for the transaction actions.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
-from flask import Blueprint, request
+from flask import Blueprint, g, request, url_for
 
+from sarportal.actions import Outcome, new_key, provider_key
+from sarportal.claim_responses import Answer, ClaimIntent, ClaimResponses
+from sarportal.domain.claims import MAX_FILE, MAX_FILES, ContestationError, check_contestation
 from sarportal.domain.roles import Role
 from sarportal.domain.vocabulary import ClaimReason, ClaimStatus
 from sarportal.provider.errors import ProviderInvalidRequest
 from sarportal.provider.models import Claim
 from sarportal.web.api.openapi import InvalidParameter, Problem, SpecResponse, spec
+from sarportal.web.api.transaction import (
+    ACTION_PROBLEMS,
+    ActionHeaders,
+    ActionProblem,
+    action_problem,
+)
 from sarportal.web.api.transactions import RFC3339
-from sarportal.web.core.access import requires
+from sarportal.web.claims.respond import FORM_ROOM, claim_failure, contestation_message
+from sarportal.web.core import problems
+from sarportal.web.core.access import CurrentUser, requires
 from sarportal.web.core.provider_access import provider_session
+from sarportal.web.core.services import portal
+from sarportal.web.core.stepup import needs_step_up
+from sarportal.web.core.uploads import allow_larger_uploads
+from sarportal.web.transactions.actor import actor
+from sarportal.web.transactions.messages import failure_sentence
 
 bp = Blueprint("api_claims", __name__, url_prefix="/api/v1/claims")
 
@@ -82,3 +103,96 @@ def list_claims(query: ClaimListQuery) -> ClaimList:
 def get_claim(claim_id: str) -> Claim:
     """Get a claim with the merchant's response (its text and the files' names and sizes)."""
     return provider_session().claim(claim_id)
+
+
+class AcceptanceRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """An empty object: the claim's whole amount is deducted from the current payout."""
+
+
+ANSWER_RESPONSES = SpecResponse(
+    HTTP_201=Claim,
+    HTTP_400=Problem,
+    HTTP_403=Problem,
+    HTTP_404=Problem,
+    HTTP_409=Problem,
+    HTTP_422=Problem,
+    HTTP_502=Problem,
+    HTTP_503=Problem,
+)
+Created = tuple[Claim, int, dict[str, str]]
+
+
+@bp.post("/<claim_id>/acceptance")
+@requires(Role.OPERATOR)
+@spec.validate(
+    json=AcceptanceRequest, headers=ActionHeaders, resp=ANSWER_RESPONSES, tags=["claims"]
+)
+def accept(claim_id: str, json: AcceptanceRequest, headers: ActionHeaders) -> Created:
+    """Accept a claim: its amount is deducted from the current payout.
+
+    Only an `open` claim before its `respond_by`; otherwise `409 invalid_state`.
+    """
+    if json is None or not isinstance(request.get_json(silent=True), dict):
+        raise InvalidParameter("body", "The body must be a JSON object (application/json).")
+    return _answer(claim_id, Answer.ACCEPT, headers, "", ())
+
+
+@bp.post("/<claim_id>/contestation")
+@requires(Role.OPERATOR)
+@spec.validate(headers=ActionHeaders, resp=ANSWER_RESPONSES, tags=["claims"])
+def contest(claim_id: str, headers: ActionHeaders) -> Created:
+    """Contest a claim with a statement and evidence files (multipart/form-data).
+
+    `text`: why (1 to 5,000 characters, not only blanks); `evidence`: up to 5 files, PDF, PNG
+    or JPEG by their content, each at most 5 MB, together at most 10 MB. The files are passed
+    through to the provider and not kept. The claim becomes `under_review`.
+    """
+    if request.mimetype != "multipart/form-data":
+        raise InvalidParameter("body", "The body must be multipart/form-data.")
+    unknown = sorted({*request.form, *request.files} - {"text", "evidence"})
+    if unknown:
+        raise InvalidParameter(unknown[0], f"Unknown field `{unknown[0]}`.")
+    texts = request.form.getlist("text")
+    if len(texts) != 1:
+        raise InvalidParameter("text", "`text` is required, once.")
+    files = [(f.filename or "", f.read()) for f in request.files.getlist("evidence")]
+    try:
+        checked = check_contestation(texts[0], files)
+    except ContestationError as error:
+        raise InvalidParameter(error.field, contestation_message(error)) from None
+    return _answer(claim_id, Answer.CONTEST, headers, checked.text, checked.evidence)
+
+
+allow_larger_uploads("api_claims.contest", MAX_FILES * MAX_FILE + FORM_ROOM)
+
+
+def _answer(
+    claim_id: str, answer: Answer, headers: ActionHeaders | None, text: str, evidence: Any
+) -> Created:
+    user: CurrentUser = g.user
+    if not user.via_token and needs_step_up():
+        raise ActionProblem(403, "step_up_required", failure_sentence("step_up_required"))
+    session = provider_session()
+    claim = session.claim(claim_id)  # the amount for the audit; a 404 for an unknown id
+    raw_key = (headers.idempotency_key if headers else None) or new_key()
+    intent = ClaimIntent(
+        claim_id=claim.id,
+        answer=answer,
+        amount=claim.amount,
+        currency=claim.currency,
+        idempotency_key=provider_key(user.id, raw_key),
+        text=text,
+        evidence=tuple(evidence),
+    )
+    result = ClaimResponses(portal().store, session).respond(actor(), intent)
+    if result.outcome is Outcome.SUCCEEDED and result.claim is not None:
+        location = url_for("api_claims.get_claim", claim_id=claim.id)
+        return result.claim, 201, {"Location": location}
+    code = result.problem_code
+    if code in ACTION_PROBLEMS:
+        raise ActionProblem(problems.problem(code).status, code, claim_failure(result))
+    assert result.error is not None  # noqa: S101 (a failure always carries its error)
+    raise result.error
+
+
+bp.register_error_handler(ActionProblem, action_problem)

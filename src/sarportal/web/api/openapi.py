@@ -305,6 +305,38 @@ def _file_answers(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+# (path, method) → a multipart/form-data request body (spectree documents JSON bodies only).
+_FORMS: dict[tuple[str, str], dict[str, Any]] = {
+    ("/api/v1/claims/{claim_id}/contestation", "post"): {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["text"],
+        "properties": {
+            "text": {"type": "string", "minLength": 1, "maxLength": 5000, "pattern": "\\S"},
+            "evidence": {
+                "type": "array",
+                "maxItems": 5,
+                "items": {"contentMediaType": "application/octet-stream"},
+                "description": "PDF, PNG or JPEG files (by their content), each at most 5 MB, "
+                "together at most 10 MB.",
+            },
+        },
+    },
+}
+
+
+def _form_bodies(document: dict[str, Any]) -> dict[str, Any]:
+    """Document the request bodies that are forms with files."""
+    for (path, method), schema in _FORMS.items():
+        operation = document.get("paths", {}).get(path, {}).get(method)
+        if operation is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"multipart/form-data": {"schema": copy.deepcopy(schema)}},
+            }
+    return document
+
+
 def _add_links(document: dict[str, Any]) -> dict[str, Any]:
     """Document how answers lead to other operations (OpenAPI links), for clients and tools."""
     for (path, method, status), links in _LINKS.items():
@@ -326,8 +358,10 @@ def document(app: Flask | None = None) -> dict[str, Any]:
         # references; build from a copy and put the models back.
         models = copy.deepcopy(spec.models)
         try:
-            built = _file_answers(
-                _add_links(_rate_limited(_problem_media_types(spec._generate_spec())))
+            built = _form_bodies(
+                _file_answers(
+                    _add_links(_rate_limited(_problem_media_types(spec._generate_spec())))
+                )
             )
         finally:
             spec.models = models

@@ -120,11 +120,11 @@ class ActionProblem(Exception):
         self.detail = detail
 
 
-def _problem(error: ActionProblem) -> Response:
+def action_problem(error: ActionProblem) -> Response:
     return problem(error.status, code=error.code, detail=error.detail)
 
 
-bp.register_error_handler(ActionProblem, _problem)
+bp.register_error_handler(ActionProblem, action_problem)
 
 Created = tuple[TransactionSummary, int, dict[str, str]]
 
