@@ -408,3 +408,45 @@ def test_a_bulk_job_resumes_after_a_restart_and_applies_each_row_once(tmp_path: 
             assert len(captures) == 1, (tx_id, captures)
             assert found["captured_amount"] == found["amount"]
         assert "Capture the full capturable amount" in review
+
+
+def test_a_claim_answered_from_every_process_at_once_is_answered_once(tmp_path: Path) -> None:
+    # enough transactions for open claims (about one in 60 claims is open at any time)
+    flags = ("--transactions", "160000")
+    with running_portal(tmp_path, sandbox_flags=flags) as first:
+        second = replace(first, url=f"http://127.0.0.1:{_free_port()}", server=None)
+        second.start()
+        try:
+            portals = (first, second)
+            bearer = _token(first, "operator@demo.example")
+            listed = httpx.get(
+                f"{first.url}/api/v1/claims",
+                params={"status": "open", "limit": 2},
+                headers=bearer,
+                timeout=30,
+            ).json()["data"]
+            assert len(listed) == 2, "the sandbox has too few open claims"
+            same_key, own_keys = listed
+
+            def accept(portal: Portal, claim: dict[str, str], key: str) -> Callable[[], int]:
+                url = f"{portal.url}/api/v1/claims/{claim['id']}/acceptance"
+                headers = {**bearer, "Idempotency-Key": key}
+                return lambda: httpx.post(url, json={}, headers=headers, timeout=30).status_code
+
+            # one intent sent six times over both processes: one effect, the rest replays or
+            # "still being processed"
+            answers = _at_once([accept(p, same_key, "one-intent") for p in portals * 3])
+            assert 201 in answers and set(answers) <= {201, 409}, answers
+            # six intents at once: one is carried out, the others are refused by the provider
+            answers = _at_once(
+                [accept(p, own_keys, f"intent-{n}") for n, p in enumerate(portals * 3)]
+            )
+            assert sorted(answers) == [201] + [409] * 5, answers
+            second.restart()
+            for claim in listed:
+                after = httpx.get(
+                    f"{second.url}/api/v1/claims/{claim['id']}", headers=bearer, timeout=30
+                ).json()
+                assert after["status"] == "accepted" and after["deducted_in_payout"]
+        finally:
+            second.stop()
