@@ -140,6 +140,7 @@ JSON_BODIES: dict[str, dict[str, Any]] = {
     "transaction.api.refund": {"amount": 1, "reason": "goodwill"},
     "transaction.api.cancel": {},
     "api_stats.submit_job": {},
+    "api_claims.accept": {},
 }
 
 
@@ -184,6 +185,7 @@ def test_every_session_write_without_the_right_csrf_token_is_400_and_changes_not
         "key": own_key[0],
         "token": "unknown-invitation",
         "token_id": str(own_token_id),
+        "claim_id": "cl_0000000000000000",
     }
     csrf_token(provider_client, "/account")  # the page the user has open holds its own token
     rules = [rule for rule in provider_app.url_map.iter_rules() if "POST" in (rule.methods or ())]

@@ -48,6 +48,8 @@ MATRIX: dict[str, tuple[Role | None, str, str]] = {
     "claims.index": (Role.VIEWER, "GET", "/claims"),
     "claims.export": (Role.VIEWER, "GET", "/claims/export.csv"),
     "claims.detail": (Role.VIEWER, "GET", "/claims/cl_0000000000000000"),
+    "claims.accept": (Role.OPERATOR, "POST", "/claims/cl_0000000000000000/accept"),
+    "claims.contest": (Role.OPERATOR, "POST", "/claims/cl_0000000000000000/contest"),
     "reconcile.form": (Role.VIEWER, "GET", "/payouts/reconcile"),
     "reconcile.upload": (Role.VIEWER, "POST", "/payouts/reconcile"),
     "payouts.detail": (Role.VIEWER, "GET", "/payouts/po_0000000000000000"),
@@ -55,6 +57,12 @@ MATRIX: dict[str, tuple[Role | None, str, str]] = {
     "api_payouts.list_payouts": (Role.VIEWER, "GET", "/api/v1/payouts"),
     "api_claims.list_claims": (Role.VIEWER, "GET", "/api/v1/claims"),
     "api_claims.get_claim": (Role.VIEWER, "GET", "/api/v1/claims/cl_0000000000000000"),
+    "api_claims.accept": (Role.OPERATOR, "POST", "/api/v1/claims/cl_0000000000000000/acceptance"),
+    "api_claims.contest": (
+        Role.OPERATOR,
+        "POST",
+        "/api/v1/claims/cl_0000000000000000/contestation",
+    ),
     "api_payouts.get_payout": (Role.VIEWER, "GET", "/api/v1/payouts/po_0000000000000000"),
     "api_payouts.list_payout_lines": (
         Role.VIEWER,
