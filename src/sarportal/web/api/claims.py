@@ -12,14 +12,14 @@ header and a recent sign-in, as for the transaction actions.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 from flask import Blueprint, g, request, url_for
 
 from sarportal.actions import Outcome, new_key, provider_key
 from sarportal.claim_responses import Answer, ClaimIntent, ClaimResponses
-from sarportal.domain.claims import MAX_FILE, MAX_FILES, ContestationError, check_contestation
+from sarportal.domain.claims import ContestationError, Upload, check_contestation
 from sarportal.domain.roles import Role
 from sarportal.domain.vocabulary import ClaimReason, ClaimStatus
 from sarportal.provider.errors import ProviderInvalidRequest
@@ -32,7 +32,7 @@ from sarportal.web.api.transaction import (
     action_problem,
 )
 from sarportal.web.api.transactions import RFC3339
-from sarportal.web.claims.respond import FORM_ROOM, claim_failure, contestation_message
+from sarportal.web.claims.respond import LARGEST_CONTESTATION, claim_failure, contestation_message
 from sarportal.web.core import problems
 from sarportal.web.core.access import CurrentUser, requires
 from sarportal.web.core.provider_access import provider_session
@@ -163,11 +163,15 @@ def contest(claim_id: str, headers: ActionHeaders) -> Created:
     return _answer(claim_id, Answer.CONTEST, headers, checked.text, checked.evidence)
 
 
-allow_larger_uploads("api_claims.contest", MAX_FILES * MAX_FILE + FORM_ROOM)
+allow_larger_uploads("api_claims.contest", LARGEST_CONTESTATION)
 
 
 def _answer(
-    claim_id: str, answer: Answer, headers: ActionHeaders | None, text: str, evidence: Any
+    claim_id: str,
+    answer: Answer,
+    headers: ActionHeaders | None,
+    text: str,
+    evidence: tuple[Upload, ...],
 ) -> Created:
     user: CurrentUser = g.user
     if not user.via_token and needs_step_up():
@@ -182,7 +186,7 @@ def _answer(
         currency=claim.currency,
         idempotency_key=provider_key(user.id, raw_key),
         text=text,
-        evidence=tuple(evidence),
+        evidence=evidence,
     )
     result = ClaimResponses(portal().store, session).respond(actor(), intent)
     if result.outcome is Outcome.SUCCEEDED and result.claim is not None:

@@ -49,9 +49,11 @@ from sarportal.web.ui.locale import current_locale
 SALT: Final = "sarportal.claim-response"
 INTENT_MAX_AGE: Final = 23 * 3600  # under the provider's 24 h replay window
 FORM_ROOM: Final = 64 * 1024  # the statement, the hidden fields and the parts' headers
+# The largest contestation request taken in (the page's and the API's): room for the most and
+# largest files the form allows one by one, so that too much in all is told in words, not 413.
+LARGEST_CONTESTATION: Final = MAX_FILES * MAX_FILE + FORM_ROOM
 
-# room for the largest files the form may be sent with, so that too much is told in its words
-allow_larger_uploads("claims.contest", MAX_FILES * MAX_FILE + FORM_ROOM)
+allow_larger_uploads("claims.contest", LARGEST_CONTESTATION)
 
 
 @dataclass(frozen=True)
