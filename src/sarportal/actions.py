@@ -24,8 +24,9 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
 from sarportal.domain.actions import ActionKind, Amounts, Effect, effect_of
 from sarportal.provider import ProviderSession
@@ -301,6 +302,65 @@ class AuditTrail:
             ):
                 return entry.id
         return None
+
+
+class Written(Protocol):
+    """A provider's answer to a write: whether it replayed its stored first answer."""
+
+    @property
+    def replayed(self) -> bool: ...
+
+
+class Finished(Protocol):
+    """How a write ended, as `audited_write` records it (see `Ended`)."""
+
+    @property
+    def outcome(self) -> Outcome: ...
+
+    @property
+    def code(self) -> str | None: ...
+
+    @property
+    def reconciled(self) -> bool: ...
+
+
+W = TypeVar("W", bound=Written)
+R = TypeVar("R", bound=Finished)
+
+
+def audited_write(
+    trail: AuditTrail,
+    action: str,
+    details: dict[str, Any],
+    send: Callable[[], W],
+    *,
+    succeeded: Callable[[W], R],
+    failed: Callable[[ProviderError], R],
+    reconcile: Callable[[ProviderError], R],
+) -> R:
+    """One write at the provider between its two audit lines: `pending` first, then `send()`;
+    a refusal is `failed`, a lost answer is `reconcile`d (not after a TLS failure: nothing was
+    sent), and the outcome line carries the failure's code. Never raises a provider error."""
+    pending_id = trail.pending(action, details)
+    written: W | None = None
+    try:
+        written = send()
+    except ProviderUnavailable as error:
+        result = failed(error) if isinstance(error, ProviderTLSError) else reconcile(error)
+    except ProviderError as error:
+        result = failed(error)
+    except BaseException:
+        trail.complete(action, pending_id, Outcome.UNKNOWN, details)
+        raise
+    else:
+        result = succeeded(written)
+    if result.code:
+        details["code"] = result.code
+    if result.reconciled:
+        details["reconciled"] = True
+    replayed = written is not None and written.replayed
+    trail.complete(action, pending_id, result.outcome, details, replayed=replayed)
+    return result
 
 
 def record_customer_view(store: Store, actor: Actor, transaction_id: str, field: str) -> None:

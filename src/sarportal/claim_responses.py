@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sarportal.actions import Actor, AuditTrail, Ended, Outcome
+from sarportal.actions import Actor, AuditTrail, Ended, Outcome, audited_write
 from sarportal.domain.actions import Effect
 from sarportal.domain.claims import Upload
 from sarportal.provider import ProviderSession
 from sarportal.provider.client import Responded
-from sarportal.provider.errors import ProviderError, ProviderTLSError, ProviderUnavailable
+from sarportal.provider.errors import ProviderError
 from sarportal.provider.models import Claim
 from sarportal.store import Store
 
@@ -75,30 +75,12 @@ class ClaimResponses:
     def respond(self, actor: Actor, intent: ClaimIntent) -> ClaimResult:
         """Send `intent` to the provider; never raises a provider error (it is in the result)."""
         trail = AuditTrail(self._store, actor, TARGET, intent.claim_id)
-        action, details = intent.answer.audit_action, _details(intent)
-        pending_id = trail.pending(action, details)
-        answered: Responded | None = None
-        try:
-            answered = self._send(intent)
-        except ProviderUnavailable as error:
-            if isinstance(error, ProviderTLSError):  # nothing was sent
-                result = ClaimResult(Outcome.FAILED, None, error)
-            else:
-                result = self._reconcile(intent, error)
-        except ProviderError as error:
-            result = ClaimResult(Outcome.FAILED, None, error)
-        except BaseException:
-            trail.complete(action, pending_id, Outcome.UNKNOWN, details)
-            raise
-        else:
-            result = ClaimResult(Outcome.SUCCEEDED, answered.claim)
-        if result.code:
-            details["code"] = result.code
-        if result.reconciled:
-            details["reconciled"] = True
-        replayed = answered is not None and answered.replayed
-        trail.complete(action, pending_id, result.outcome, details, replayed=replayed)
-        return result
+        return audited_write(
+            trail, intent.answer.audit_action, _details(intent), lambda: self._send(intent),
+            succeeded=lambda answered: ClaimResult(Outcome.SUCCEEDED, answered.claim),
+            failed=lambda error: ClaimResult(Outcome.FAILED, None, error),
+            reconcile=lambda error: self._reconcile(intent, error),
+        )  # fmt: skip
 
     def _send(self, intent: ClaimIntent) -> Responded:
         key = intent.idempotency_key

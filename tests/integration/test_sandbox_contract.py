@@ -226,6 +226,40 @@ def _too_much(ctx: Ctx, action: str, status: str) -> httpx.Response:
     return ctx.client().post(f"/v1/transactions/{row['id']}/{action}", json=body, headers=key())
 
 
+Body = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _invoice_write(
+    ctx: Ctx, action: str, settlement: str, body: Body, client_id: str = "demo-operator"
+) -> httpx.Response:
+    """An invoice operation on an untouched transaction whose invoice is `settlement`; `body`
+    may be made from the transaction's detail (its invoice's fees and amounts)."""
+    row = ctx.rows.take("captured", settlement_status=settlement)
+    path = f"/v1/transactions/{row['id']}"
+    if callable(body):
+        body = body(ctx.client().get(path).json())
+    return ctx.client(client_id).post(f"{path}/{action}", json=body, headers=key())
+
+
+def _extension(detail: dict[str, Any], working_days: int = 10) -> dict[str, Any]:
+    options = {o["working_days"]: o for o in detail["invoice"]["extension_options"]}
+    return {"working_days": working_days, "fee_amount": options[working_days]["fee_amount"]}
+
+
+def _paid_directly(detail: dict[str, Any], more: int = 0) -> dict[str, Any]:
+    return {"amount": detail["invoice"]["open_amount"] + more, "paid_on": TODAY}
+
+
+def _invoice_twice(ctx: Ctx, action: str, first: Body, second: Body) -> httpx.Response:
+    """The second of two operations on one invoice, each with its own key."""
+    row = ctx.rows.take("captured", settlement_status="overdue")
+    path = f"/v1/transactions/{row['id']}"
+    for body in (first, second):
+        made = body(ctx.client().get(path).json()) if callable(body) else body
+        answer = ctx.client().post(f"{path}/{action}", json=made, headers=key())
+    return answer
+
+
 def _customer_list(ctx: Ctx, **params: Any) -> httpx.Response:
     row = ctx.rows.take("captured")
     return ctx.client().get(f"/v1/customers/{row['customer_id']}/transactions", params=params)
@@ -403,6 +437,7 @@ OPERATOR = {**TOKEN, "client_id": "demo-operator", "client_secret": "demo-operat
 LAST_YEAR = (datetime.now(UTC) - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
 LAST_MONTH = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 REFUND = {"amount": 1, "reason": "customer return"}
+TODAY = datetime.now(UTC).strftime("%Y-%m-%d")
 NEXT_WEEK = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
 A_PDF = ("pod.pdf", PDF, "application/pdf")
 
@@ -836,6 +871,161 @@ CASES = [
         409,
         "invalid_state",
         lambda c: _write(c, "cancellations", "cancelled", {}),
+    ),
+    # invoice operations
+    Case(
+        "extension_201",
+        201,
+        None,
+        lambda c: _invoice_write(c, "due-date-extensions", "overdue", _extension),
+    ),
+    Case(
+        "extension_400_fee_changed",
+        400,
+        "invalid_request",
+        lambda c: _invoice_write(
+            c, "due-date-extensions", "open", lambda d: {**_extension(d), "fee_amount": 1}
+        ),
+        "fee_amount",
+    ),
+    Case(
+        "extension_400_working_days",
+        400,
+        "invalid_request",
+        lambda c: _invoice_write(
+            c, "due-date-extensions", "open", {"working_days": 11, "fee_amount": 100}
+        ),
+        "working_days",
+        valid_request=False,
+    ),
+    Case(
+        "extension_403_viewer",
+        403,
+        "forbidden",
+        lambda c: _invoice_write(c, "due-date-extensions", "open", _extension, "demo-viewer"),
+    ),
+    Case(
+        "extension_404_other_merchant",
+        404,
+        "not_found",
+        lambda c: _unknown_tx_write(
+            c, "due-date-extensions", {"working_days": 10, "fee_amount": 150}
+        ),
+    ),
+    Case(
+        "extension_409_twice",
+        409,
+        "invalid_state",
+        lambda c: _invoice_twice(
+            c, "due-date-extensions", _extension, {"working_days": 15, "fee_amount": 150}
+        ),
+    ),
+    Case(
+        "extension_409_paid",
+        409,
+        "invalid_state",
+        lambda c: _invoice_write(
+            c, "due-date-extensions", "paid", {"working_days": 10, "fee_amount": 150}
+        ),
+    ),
+    Case(
+        "pause_201",
+        201,
+        None,
+        lambda c: _invoice_write(c, "dunning-pauses", "overdue", {"days": 14}),
+    ),
+    Case(
+        "pause_400_days",
+        400,
+        "invalid_request",
+        lambda c: _invoice_write(c, "dunning-pauses", "open", {"days": 31}),
+        "days",
+        valid_request=False,
+    ),
+    Case(
+        "pause_403_viewer",
+        403,
+        "forbidden",
+        lambda c: _invoice_write(c, "dunning-pauses", "open", {"days": 3}, "demo-viewer"),
+    ),
+    Case(
+        "pause_404_other_merchant",
+        404,
+        "not_found",
+        lambda c: _unknown_tx_write(c, "dunning-pauses", {"days": 3}),
+    ),
+    Case(
+        "pause_409_running",
+        409,
+        "invalid_state",
+        lambda c: _invoice_twice(c, "dunning-pauses", {"days": 3}, {"days": 5}),
+    ),
+    Case("resend_201", 201, None, lambda c: _invoice_write(c, "invoice-resends", "overdue", {})),
+    Case(
+        "resend_400_body_not_empty",
+        400,
+        "invalid_request",
+        lambda c: _invoice_write(c, "invoice-resends", "open", {"to": "x"}),
+        "to",
+        valid_request=False,
+    ),
+    Case(
+        "resend_403_viewer",
+        403,
+        "forbidden",
+        lambda c: _invoice_write(c, "invoice-resends", "open", {}, "demo-viewer"),
+    ),
+    Case(
+        "resend_404_other_merchant",
+        404,
+        "not_found",
+        lambda c: _unknown_tx_write(c, "invoice-resends", {}),
+    ),
+    Case(
+        "resend_409_within_a_day",
+        409,
+        "invalid_state",
+        lambda c: _invoice_twice(c, "invoice-resends", {}, {}),
+    ),
+    Case(
+        "directpayment_201",
+        201,
+        None,
+        lambda c: _invoice_write(c, "direct-payments", "overdue", _paid_directly),
+    ),
+    Case(
+        "directpayment_400_future",
+        400,
+        "invalid_request",
+        lambda c: _invoice_write(
+            c, "direct-payments", "open", {"amount": 1, "paid_on": NEXT_WEEK[:10]}
+        ),
+        "paid_on",
+    ),
+    Case(
+        "directpayment_403_viewer",
+        403,
+        "forbidden",
+        lambda c: _invoice_write(c, "direct-payments", "open", _paid_directly, "demo-viewer"),
+    ),
+    Case(
+        "directpayment_404_other_merchant",
+        404,
+        "not_found",
+        lambda c: _unknown_tx_write(c, "direct-payments", {"amount": 1, "paid_on": TODAY}),
+    ),
+    Case(
+        "directpayment_409_paid",
+        409,
+        "invalid_state",
+        lambda c: _invoice_write(c, "direct-payments", "paid", {"amount": 1, "paid_on": TODAY}),
+    ),
+    Case(
+        "directpayment_422_more_than_open",
+        422,
+        "amount_exceeds_available",
+        lambda c: _invoice_write(c, "direct-payments", "open", lambda d: _paid_directly(d, 1)),
+        "amount",
     ),
     # payouts
     Case("payouts_200", 200, None, lambda c: _payouts(c)),
@@ -1446,6 +1636,10 @@ COVERED = {
     "capture": ("/v1/transactions/{id}/captures", {201, 400, 403, 404, 409, 422, 500, 503}),
     "refund": ("/v1/transactions/{id}/refunds", {201, 400, 403, 404, 409, 422}),
     "cancel": ("/v1/transactions/{id}/cancellations", {201, 400, 403, 404, 409}),
+    "extension": ("/v1/transactions/{id}/due-date-extensions", {201, 400, 403, 404, 409}),
+    "pause": ("/v1/transactions/{id}/dunning-pauses", {201, 400, 403, 404, 409}),
+    "resend": ("/v1/transactions/{id}/invoice-resends", {201, 400, 403, 404, 409}),
+    "directpayment": ("/v1/transactions/{id}/direct-payments", {201, 400, 403, 404, 409, 422}),
     "payouts": ("/v1/payouts", {200, 400, 401, 403, 429, 500}),
     "payout": ("/v1/payouts/{id}", {200, 401, 404, 503}),
     "payoutlines": ("/v1/payouts/{id}/lines", {200, 400, 404}),

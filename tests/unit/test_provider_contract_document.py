@@ -59,6 +59,10 @@ def test_operation_ids_are_the_agreed_ones() -> None:
         "createCapture",
         "createRefund",
         "createCancellation",
+        "createDueDateExtension",
+        "createDunningPause",
+        "createInvoiceResend",
+        "createDirectPayment",
         "exportTransactions",
         "listPayouts",
         "getPayout",
@@ -118,7 +122,7 @@ def test_summary_requires_every_property_and_detail_extends_it() -> None:
     summary, detail = SCHEMAS["TransactionSummary"], SCHEMAS["TransactionDetail"]
     assert summary["required"] == list(summary["properties"])
     assert summary["additionalProperties"] is False
-    assert detail["required"] == [*summary["required"], "customer", "items", "events"]
+    assert detail["required"] == [*summary["required"], "customer", "items", "events", "invoice"]
     assert detail["required"] == list(detail["properties"])
 
 

@@ -120,7 +120,12 @@ class Snapshot:
 def snapshot(book: Book, row: int) -> Snapshot:
     d = book.data
     values = {name: int(getattr(d, name)[row]) for name in MUTABLE}
-    return Snapshot(values, int(d.created[row]), int(d.amount[row]), book.detail(row)["events"])
+    return Snapshot(
+        values,
+        int(d.created[row]),
+        int(d.amount[row]),
+        book.detail(row, int(d.updated.max()))["events"],
+    )
 
 
 def pick_amount(how: str, available: int, fraction: float) -> int:
@@ -566,6 +571,7 @@ def test_an_invoice_is_overdue_from_the_day_after_its_due_date_never_during_it(
     data = book.data
     row = int(np.flatnonzero(data.settlement == v.OPEN)[0])
     data.captured_at[row] = (today - v.DUE_DAYS) * DAY + 3600  # due today, since 01:00 UTC
+    data.due_at[row] = data.captured_at[row] + v.DUE_DAYS * DAY
     book.advance_time(float((today + 1) * DAY - 10))  # the sweeps are at least 5 s apart
     assert data.settlement[row] == v.OPEN
     book.advance_time(float((today + 1) * DAY))

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
@@ -32,6 +32,7 @@ from sarportal.provider.models import (
     Action,
     Claim,
     ClaimPage,
+    InvoiceOperation,
     Payout,
     PayoutLinePage,
     PayoutPage,
@@ -538,6 +539,40 @@ class ProviderSession:
 
     def cancel(self, transaction_id: str, *, idempotency_key: str) -> Action:
         return self._act(transaction_id, "cancellations", {}, idempotency_key)
+
+    def _invoice(
+        self, transaction_id: str, operation: str, body: Mapping[str, Any], key: str
+    ) -> InvoiceOperation:
+        path = f"/v1/transactions/{_segment(transaction_id)}/{operation}"
+        response = self._provider.request(
+            self._credentials, "POST", path, body=body, idempotency_key=key
+        )
+        answer = self._provider._decode(response, InvoiceOperation)
+        return msgspec.structs.replace(answer, replayed=_replayed(response))
+
+    def extend_due_date(
+        self, transaction_id: str, working_days: int, fee_amount: int, *, idempotency_key: str
+    ) -> InvoiceOperation:
+        """Move the due date by `working_days`, for the fee the user was shown and agreed to."""
+        body = {"working_days": working_days, "fee_amount": fee_amount}
+        return self._invoice(transaction_id, "due-date-extensions", body, idempotency_key)
+
+    def pause_dunning(
+        self, transaction_id: str, days: int, *, idempotency_key: str
+    ) -> InvoiceOperation:
+        """Send no dunning notice for `days` days from today."""
+        return self._invoice(transaction_id, "dunning-pauses", {"days": days}, idempotency_key)
+
+    def resend_invoice(self, transaction_id: str, *, idempotency_key: str) -> InvoiceOperation:
+        """Have the provider send the invoice to the customer again."""
+        return self._invoice(transaction_id, "invoice-resends", {}, idempotency_key)
+
+    def report_direct_payment(
+        self, transaction_id: str, amount: int, paid_on: date, *, idempotency_key: str
+    ) -> InvoiceOperation:
+        """The customer paid `amount` to the merchant directly on `paid_on`."""
+        body = {"amount": amount, "paid_on": paid_on.isoformat()}
+        return self._invoice(transaction_id, "direct-payments", body, idempotency_key)
 
 
 def _replayed(response: httpx.Response) -> bool:

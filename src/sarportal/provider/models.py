@@ -35,6 +35,13 @@ EventType = Literal[
     "payment",
     "dunning_notice",
     "write_off",
+    "due_date_extension",
+    "dunning_pause",
+    "invoice_resend",
+    "direct_payment",
+]
+InvoiceOperationType = Literal[
+    "due_date_extension", "dunning_pause", "invoice_resend", "direct_payment"
 ]
 
 
@@ -116,12 +123,67 @@ class Event(msgspec.Struct, frozen=True):
     dunning_level: int | None
 
 
+class Extension(msgspec.Struct, frozen=True):
+    """The extension of an invoice's due date that was made (at most one)."""
+
+    working_days: int
+    fee_amount: int  # VAT included, minor units
+    fee_vat: int
+    extended_at: datetime
+
+
+class ExtensionOption(msgspec.Struct, frozen=True):
+    """An extension on offer: how long, to which day, for what fee (VAT included)."""
+
+    working_days: int
+    due_date: date
+    fee_amount: int
+    fee_vat: int
+
+
+class DirectPayment(msgspec.Struct, frozen=True):
+    """A payment the merchant reported having received from the customer directly."""
+
+    amount: int
+    paid_on: date
+    reported_at: datetime
+
+
+class Invoice(msgspec.Struct, frozen=True):
+    """The invoice after capture: its due date, what is open, and what can be done about it."""
+
+    due_date: date
+    original_due_date: date
+    open_amount: int
+    extension: Extension | None
+    extension_options: list[ExtensionOption]
+    dunning_paused_until: date | None
+    sent_at: datetime
+    times_sent: int
+    direct_payments: list[DirectPayment]
+
+
 class TransactionDetail(TransactionSummary, frozen=True):
-    """The summary plus the customer, the order lines and the history."""
+    """The summary plus the customer, the order lines, the history and the invoice (None
+    without a settlement, or from a provider that does not describe it)."""
 
     customer: Customer
     items: list[OrderLine]
     events: list[Event]
+    invoice: Invoice | None = None
+
+
+class InvoiceOperation(msgspec.Struct, frozen=True):
+    """The answer to an invoice operation: the transaction and its invoice after it."""
+
+    id: str
+    type: InvoiceOperationType
+    amount: int | None
+    currency: str
+    created_at: datetime
+    transaction: TransactionSummary
+    invoice: Invoice | None
+    replayed: bool = False  # not the provider's: set from its `Idempotent-Replayed` header
 
 
 class Action(msgspec.Struct, frozen=True):

@@ -40,7 +40,10 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 JSON = "application/json"
 PROBLEM = "application/problem+json"
 CSV = "text/csv; charset=utf-8"
-TX_PATH = re.compile(r"^/v1/transactions/([^/]+)(?:/(captures|refunds|cancellations))?$")
+TX_PATH = re.compile(
+    r"^/v1/transactions/([^/]+)(?:/(captures|refunds|cancellations|due-date-extensions"
+    r"|dunning-pauses|invoice-resends|direct-payments))?$"
+)
 CUSTOMER_PATH = re.compile(r"^/v1/customers/([^/]+)/transactions$")
 PAYOUTS_PATH = "/v1/payouts"
 PAYOUT_PATH = re.compile(r"^/v1/payouts/([^/]+)(?:/(lines|export))?$")
@@ -50,6 +53,10 @@ ACTION_FIELDS: dict[str, dict[str, type]] = {
     "captures": {"amount": int},
     "refunds": {"amount": int, "reason": str},
     "cancellations": {},
+    "due-date-extensions": {"working_days": int, "fee_amount": int},
+    "dunning-pauses": {"days": int},
+    "invoice-resends": {},
+    "direct-payments": {"amount": int, "paid_on": str},
 }
 
 
@@ -207,7 +214,7 @@ class SandboxApp:
             _allow(method, "GET")
             _require_scope(grant, READ)
             row = _row(book, transaction_id)
-            return Response(200, orjson.dumps(book.detail(row)))
+            return Response(200, orjson.dumps(book.detail(row, int(time.time()))))
         _allow(method, "POST")
         _require_scope(grant, WRITE)
         return await self._write(request, book, grant, transaction_id, action)
@@ -355,7 +362,15 @@ class SandboxApp:
                 return book.capture(row, fields["amount"], now)
             if action == "refunds":
                 return book.refund(row, fields["amount"], fields["reason"].strip(), now)
-            return book.cancel(row, now)
+            if action == "cancellations":
+                return book.cancel(row, now)
+            if action == "due-date-extensions":
+                return book.extend_due_date(row, fields["working_days"], fields["fee_amount"], now)
+            if action == "dunning-pauses":
+                return book.pause_dunning(row, fields["days"], now)
+            if action == "invoice-resends":
+                return book.send_invoice_again(row, now)
+            return book.paid_directly(row, fields["amount"], fields["paid_on"], now)
 
         return await self._once(request, grant, key, canonical, act)
 

@@ -19,6 +19,7 @@ from sarportal.sandbox.claims import Claims
 from sarportal.sandbox.data import MerchantData, dunning_level, past_due, status_from_amounts
 from sarportal.sandbox.errors import Problem
 from sarportal.sandbox.ids import IdCodec
+from sarportal.sandbox.invoices import Invoices
 from sarportal.sandbox.payouts import Payouts, Period
 from sarportal.sandbox.people import People
 from sarportal.sandbox.render import SummaryRenderer
@@ -71,9 +72,11 @@ class Book:
     renderer: SummaryRenderer = field(init=False)
     claims: Claims = field(init=False)
     payouts: Payouts = field(init=False)
+    invoices: Invoices = field(init=False)
 
     def __post_init__(self) -> None:
         self.renderer = SummaryRenderer(self.data, self.tx_ids, self.customer_ids)
+        self.invoices = Invoices(self.data)
         # Both made before any write: they read the generated captures and refunds.
         self.claims = Claims(self.data, self.tx_ids, IdCodec(self.tx_ids.seed, "cl"))
         payout_ids = IdCodec(self.tx_ids.seed, "po")
@@ -172,8 +175,8 @@ class Book:
         if key == "amount":
             values, missing = d.amount[rows].astype(np.int64), None
         else:  # due_date: the day payment is due, once captured
-            captured = d.captured_at[rows].astype(np.int64)
-            values, missing = captured + v.DUE_DAYS * v.DAY, captured < 0
+            values = d.due_at[rows]
+            missing = values < 0
         sign = 1 if ascending else -1
         primary = values * sign
         if missing is not None:
@@ -207,7 +210,7 @@ class Book:
         created = d.created[rows]
         captured_at = d.captured_at[rows]
         paid_at = d.paid_at[rows]
-        due = np.where(captured_at >= 0, captured_at + v.DUE_DAYS * v.DAY, -1)
+        due = d.due_at[rows]
         settlement = [v.SETTLEMENTS[i] for i in d.settlement[rows].tolist()]
         columns: dict[str, list[Any]] = {
             "id": self.tx_ids.encode_many(d.merchant_no, rows),
@@ -242,8 +245,9 @@ class Book:
     def summary(self, row: int) -> dict[str, Any]:
         return self.summaries(np.asarray([row], dtype=np.int64))[0]
 
-    def detail(self, row: int) -> dict[str, Any]:
-        """The summary plus the customer's personal data, the order lines and the history."""
+    def detail(self, row: int, now: int) -> dict[str, Any]:
+        """The summary plus the customer's personal data, the order lines, the history and the
+        invoice."""
         d = self.data
         body = self.summary(row)
         body["customer"] = self.people.customer(
@@ -257,6 +261,7 @@ class Book:
         )
         body["items"] = self.people.order_lines(d.merchant_no, row, int(d.amount[row]))
         body["events"] = self._events(row)
+        body["invoice"] = self.invoices.view(row, now)
         return body
 
     def claim_answer(self, index: int, now: int) -> dict[str, Any]:
@@ -324,7 +329,7 @@ class Book:
             events.append((int(d.refunded_at[row]), "refund", refunded, "succeeded", reason, None))
         net = int(d.captured[row] - d.refunded[row])
         if captured_at >= 0:
-            due = captured_at + v.DUE_DAYS * v.DAY
+            due = captured_at + v.DUE_DAYS * v.DAY  # the history was made before any extension
             for level in range(1, int(d.dunning[row]) + 1):
                 at = due + v.DUNNING_DAYS[level - 1] * v.DAY
                 events.append(
@@ -365,12 +370,12 @@ class Book:
         self.renderer.refresh(np.flatnonzero(expired))
         unpaid = (d.settlement == v.OPEN) | (d.settlement == v.OVERDUE)
         rows = np.flatnonzero(unpaid)
-        due = d.captured_at[rows] + v.DUE_DAYS * v.DAY
+        due = d.due_at[rows]
         overdue = past_due(due, t)
         became_overdue = overdue & (d.settlement[rows] == v.OPEN)
         d.settlement[rows[overdue]] = v.OVERDUE
         level = dunning_level(t - due)
-        raised = level > d.dunning[rows]
+        raised = (level > d.dunning[rows]) & ~self.invoices.paused(rows, t)
         d.dunning[rows[raised]] = level[raised].astype(np.uint8)
         d.updated[rows[raised | became_overdue]] = t
         self.renderer.refresh(rows[raised | became_overdue])
@@ -400,6 +405,7 @@ class Book:
         self._materialise_events(row)
         if d.captured[row] == 0:
             d.captured_at[row] = now
+            d.due_at[row] = now + v.DUE_DAYS * v.DAY
             d.settlement[row] = v.OPEN
             d.dunning[row] = 0
         d.captured[row] += amount
@@ -429,6 +435,62 @@ class Book:
         self._materialise_events(row)
         d.cancelled[row] += rest
         return self._record(row, "cancellation", rest, None, now)
+
+    # -- the invoice -----------------------------------------------------------------------
+
+    def extend_due_date(
+        self, row: int, working_days: int, fee_amount: int, now: int
+    ) -> dict[str, Any]:
+        self._materialise_events(row)
+        extension = self.invoices.extend(row, working_days, fee_amount, now)
+        self.payouts.record(row, "extension_fee", extension.fee_amount - extension.fee_vat, now)
+        return self._invoice_change(row, "due_date_extension", extension.fee_amount, now)
+
+    def pause_dunning(self, row: int, days: int, now: int) -> dict[str, Any]:
+        self._materialise_events(row)
+        until = self.invoices.pause(row, days, now)
+        return self._invoice_change(row, "dunning_pause", None, now, f"until {until.isoformat()}")
+
+    def send_invoice_again(self, row: int, now: int) -> dict[str, Any]:
+        self._materialise_events(row)
+        self.invoices.send_again(row, now)
+        return self._invoice_change(row, "invoice_resend", None, now)
+
+    def paid_directly(self, row: int, amount: int, paid_on: str, now: int) -> dict[str, Any]:
+        self._materialise_events(row)
+        self.invoices.paid_directly(row, amount, paid_on, now)
+        self.payouts.record(row, "direct_payment", amount, now)
+        return self._invoice_change(row, "direct_payment", amount, now)
+
+    def _invoice_change(
+        self, row: int, kind: str, amount: int | None, now: int, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Record an invoice operation on the row: its event, and the answer to the client."""
+        d = self.data
+        d.updated[row] = now
+        self.renderer.refresh(np.asarray([row]))
+        currency = v.CURRENCIES[int(d.currency[row])]
+        self.events[row].append(
+            {
+                "id": f"evt_{secrets.token_hex(12)}",
+                "type": kind,
+                "occurred_at": _iso(now),
+                "amount": amount,
+                "currency": currency,
+                "outcome": "succeeded",
+                "reason": reason,
+                "dunning_level": None,
+            }
+        )
+        return {
+            "id": f"iop_{secrets.token_hex(12)}",
+            "type": kind,
+            "amount": amount,
+            "currency": currency,
+            "created_at": _iso(now),
+            "transaction": self.summary(row),
+            "invoice": self.invoices.view(row, now),
+        }
 
     def _refuse_final(self, row: int) -> None:
         status = int(self.data.status[row])

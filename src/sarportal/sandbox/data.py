@@ -61,9 +61,13 @@ class MerchantData:
     written_off: npt.NDArray[np.bool_]
 
     currency: UInt8Array = field(init=False)
+    # When the invoice is due (-1: nothing captured): 14 days after the first capture, later
+    # once the due date is extended. Mutable like the columns above.
+    due_at: Int64Array = field(init=False)
 
     def __post_init__(self) -> None:
         self.currency = np.asarray(v.CURRENCY_OF_COUNTRY, dtype=np.uint8)[self.country]
+        self.due_at = due_of(self.captured_at)
 
     @property
     def size(self) -> int:
@@ -268,7 +272,8 @@ def _settle(
     paid = settled & ~never & (paid_time < now)
     d.paid_at[:] = np.where(paid, paid_time, -1)
 
-    due = d.captured_at + v.DUE_DAYS * v.DAY
+    d.due_at[:] = due_of(d.captured_at)
+    due = d.due_at
     until = np.where(paid, d.paid_at, now)
     d.dunning[:] = np.where(settled, dunning_level(until - due), 0).astype(np.uint8)
     written_off = settled & never & (now - due >= v.WRITE_OFF_DAYS * v.DAY)
@@ -278,6 +283,11 @@ def _settle(
         [v.NO_SETTLEMENT, v.PAID, v.WRITTEN_OFF, v.OVERDUE],
         default=v.OPEN,
     ).astype(np.uint8)
+
+
+def due_of(captured_at: Int64Array) -> Int64Array:
+    """The moments invoices captured at `captured_at` are due (-1 for -1: not captured)."""
+    return np.where(captured_at >= 0, captured_at + v.DUE_DAYS * v.DAY, -1).astype(np.int64)
 
 
 def past_due(due: Int64Array, now: int) -> npt.NDArray[np.bool_]:
@@ -293,7 +303,7 @@ def dunning_level(seconds_past_due: Int64Array) -> Int64Array:
 
 
 def _last_dunning_at(d: MerchantData) -> Int64Array:
-    due = d.captured_at + v.DUE_DAYS * v.DAY
+    due = d.due_at
     offsets = np.asarray((0, *v.DUNNING_DAYS), dtype=np.int64) * v.DAY
     at = np.where(d.dunning > 0, due + offsets[d.dunning], -1)
     return np.where(d.written_off, due + v.WRITE_OFF_DAYS * v.DAY, at)

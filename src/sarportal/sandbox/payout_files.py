@@ -79,7 +79,7 @@ def payout_json(payout: Payout, now: int) -> dict[str, Any]:
         "fees": totals.fees,
         "fee_vat": totals.fee_vat,
         "claims": totals.claims,
-        "direct_payments": 0,
+        "direct_payments": totals.direct_payments,
         "line_count": totals.lines,
         "bank_reference": payout.bank_reference,
     }

@@ -5,12 +5,14 @@ currency. Its lines are the period's bookings: each capture followed by the prov
 it, each refund, and each claim deduction. The generated history's captures and refunds are
 frozen into one time-ordered table of movements when the book is made, because writes change
 those columns later; every capture or refund written through the API is appended as a movement of
-its own, so it lands in the payout of the period it happened in. The totals of every payout are
-counted once with `np.bincount` and kept up to date by each write; a payout's lines are a slice
-of the table. Claim deductions are different: each is booked at a moment that may still lie
-ahead (a claim expires, a contested one is lost), so they are counted at each request from the
-claims' own column (`Deductions`, a few thousand rows), and a payout shows those whose moment
-has come. Nothing here is personal data: rows, amounts, times and currencies only.
+its own, so it lands in the payout of the period it happened in, and so is the fee for a due-date
+extension (a fee line of its own) and each invoice the customer paid the merchant directly (a
+deduction). The totals of every payout are counted once with `np.bincount` and kept up to date by
+each write; a payout's lines are a slice of the table. Claim deductions are different: each is
+booked at a moment that may still lie ahead (a claim expires, a contested one is lost), so they
+are counted at each request from the claims' own column (`Deductions`, a few thousand rows), and
+a payout shows those whose moment has come. Nothing here is personal data: rows, amounts, times
+and currencies only.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ INTERVALS = ("week", "month")
 STATUSES = ("pending", "in_transit", "paid")
 PENDING, IN_TRANSIT, PAID = range(3)
 # Line kinds in the order they take at one moment of one transaction.
-LINE_TYPES = ("capture", "fee", "refund", "claim")
-CAPTURE, FEE, REFUND, CLAIM = range(4)
+LINE_TYPES = ("capture", "fee", "refund", "claim", "direct_payment")
+CAPTURE, FEE, REFUND, CLAIM, DIRECT_PAYMENT = range(5)
+WRITTEN_KINDS = {"capture": CAPTURE, "refund": REFUND, "extension_fee": FEE,
+                 "direct_payment": DIRECT_PAYMENT}  # fmt: skip
 ARRIVAL_DAYS = 2
 FEE_BASIS_POINTS, FEE_FIXED, VAT_PERCENT = 199, 19, 19  # 1.99 % + 0.19, plus 19 % VAT
 CURRENCY_SLOTS = 4  # a payout id holds period × 4 + currency
@@ -48,8 +52,13 @@ def fee_of(captured: Amounts) -> tuple[Amounts, Amounts]:
     """The provider's fee for a capture, VAT included, and that VAT: 1.99 % + 19 minor units,
     plus 19 % VAT, each rounded half up to the minor unit."""
     net = (captured * FEE_BASIS_POINTS + 5_000) // 10_000 + FEE_FIXED
-    vat = (net * VAT_PERCENT + 50) // 100
+    vat = vat_of(net)
     return net + vat, vat
+
+
+def vat_of(net: Amounts) -> Amounts:
+    """The VAT on a net fee, rounded half up to the minor unit."""
+    return (net * VAT_PERCENT + 50) // 100
 
 
 @dataclass(frozen=True)
@@ -89,21 +98,31 @@ class Totals:
     fee_vat: int = 0
     lines: int = 0
     claims: int = 0
+    direct_payments: int = 0
 
     @property
     def amount(self) -> int:
-        return self.captures + self.refunds + self.fees + self.claims
+        return self.captures + self.refunds + self.fees + self.claims + self.direct_payments
 
     def add(self, kind: int, amount: int) -> None:
+        """Count a written movement: a capture (and its fee), a refund, a fee of its own (its
+        net `amount`), or a direct payment."""
         if kind == CAPTURE:
             fee, vat = fee_of(amount)
             self.captures += amount
             self.fees -= fee
             self.fee_vat -= vat
             self.lines += 2
+            return
+        self.lines += 1
+        if kind == FEE:
+            vat = vat_of(amount)
+            self.fees -= amount + vat
+            self.fee_vat -= vat
+        elif kind == DIRECT_PAYMENT:
+            self.direct_payments -= amount
         else:
             self.refunds -= amount
-            self.lines += 1
 
 
 @dataclass(frozen=True)
@@ -181,19 +200,26 @@ class Lines:
         cls, at: Int64Array, row: Int64Array, seq: Int64Array, kind: Int64Array, amount: Int64Array
     ) -> Lines:
         """The lines of ordered movements: a capture becomes a capture line and its fee line,
-        a refund or a claim one negative line."""
+        a fee of its own (its net amount) a fee line with its VAT, a refund, a claim or a direct
+        payment one negative line."""
         source = np.repeat(np.arange(at.shape[0]), np.where(kind == CAPTURE, 2, 1))
         line_kind = kind[source]
-        line_kind[1:][source[1:] == source[:-1]] = FEE
+        of_capture = np.zeros(source.shape[0], dtype=np.bool_)
+        of_capture[1:] = source[1:] == source[:-1]
+        line_kind[of_capture] = FEE
         value = amount[source]
         gross, vat = fee_of(value)
+        own = (line_kind == FEE) & ~of_capture
+        own_vat = vat_of(value)
         return cls(
             at=at[source],
             row=row[source],
             seq=seq[source],
             kind=line_kind,
-            amount=np.select([line_kind == CAPTURE, line_kind == FEE], [value, -gross], -value),
-            vat=np.where(line_kind == FEE, -vat, 0),
+            amount=np.select(
+                [line_kind == CAPTURE, of_capture, own], [value, -gross, -(value + own_vat)], -value
+            ),
+            vat=np.select([of_capture, own], [-vat, -own_vat], 0),
         )
 
     def __len__(self) -> int:
@@ -277,8 +303,9 @@ class Payouts:
         }
 
     def record(self, row: int, kind: str, amount: int, at: int) -> None:
-        """A capture or refund written through the API: a movement of the period it happened."""
-        code = CAPTURE if kind == "capture" else REFUND
+        """A capture, refund, extension fee (net) or direct payment written through the API: a
+        movement of the period it happened in."""
+        code = WRITTEN_KINDS[kind]
         self._written.append((at, row, code, amount))
         number = int(self.period.index(np.asarray([at], dtype=np.int64))[0])
         key = (number, int(self.data.currency[row]))

@@ -247,7 +247,7 @@ class SummaryRenderer:
         n = rows.shape[0]
         created = d.created[rows]
         captured_at = d.captured_at[rows]
-        due = np.where(captured_at >= 0, captured_at + v.DUE_DAYS * v.DAY, -1)
+        due = d.due_at[rows]
         reference = _join(
             [
                 f'"{d.order_prefix}-'.encode(),

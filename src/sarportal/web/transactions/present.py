@@ -38,6 +38,10 @@ EVENT: Final[dict[str, tuple[Any, str]]] = {
     "payment": (_l("Paid by the customer"), "bi-cash-coin"),
     "dunning_notice": (_l("Dunning notice sent"), "bi-envelope-exclamation"),
     "write_off": (_l("Written off"), "bi-journal-x"),
+    "due_date_extension": (_l("Due date extended"), "bi-calendar-plus"),
+    "dunning_pause": (_l("Dunning paused"), "bi-pause-circle"),
+    "invoice_resend": (_l("Invoice sent again"), "bi-envelope-arrow-up"),
+    "direct_payment": (_l("Paid to you directly"), "bi-cash-stack"),
 }
 ACTION_NAME: Final = {  # dialog titles and the audit's "what"
     ActionKind.REFUND: _l("Refund"),
