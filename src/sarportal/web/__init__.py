@@ -79,6 +79,7 @@ def _register_blueprints(app: Flask) -> None:
     from sarportal.web.api import approvals as api_approvals
     from sarportal.web.api import claims as api_claims
     from sarportal.web.api import (
+        invoice,
         openapi,
         stats,
         transaction,
@@ -91,18 +92,18 @@ def _register_blueprints(app: Flask) -> None:
     from sarportal.web.approvals import pages as approvals
     from sarportal.web.bulk import pages as bulk
 
-    del transaction  # imported for its blueprint, which nests under the detail page's
+    del transaction, invoice  # imported for their routes, which nest under the detail page's
     from sarportal.web.claims import pages as claims
     from sarportal.web.payouts import pages as payouts
     from sarportal.web.payouts import reconcile
     from sarportal.web.people import account, admin, signin
     from sarportal.web.saved_views import pages as saved_views
-    from sarportal.web.stats import counter, dashboard
+    from sarportal.web.stats import counter, dashboard, dunning
     from sarportal.web.transactions import detail, table
 
     modules = (
         signin, account, admin, dashboard, api, transactions, detail, table, saved_views,
-        approvals, bulk, payouts, reconcile, claims,
+        approvals, bulk, payouts, reconcile, claims, dunning,
     )  # fmt: skip
     for module in modules:
         app.register_blueprint(module.bp)

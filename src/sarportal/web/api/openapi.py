@@ -71,7 +71,7 @@ class InvalidParameter(Exception):
 # Body fields in minor units: a JSON integer and nothing else. The lax conversion that query
 # strings need would read "100", "1e1", "4.0" or 1.0 as an amount; guessing what was meant could
 # move the wrong sum, so anything but an integer there is a 422 naming the field.
-MINOR_UNIT_FIELDS: Final = frozenset({"amount"})
+MINOR_UNIT_FIELDS: Final = frozenset({"amount", "fee_amount"})
 
 
 def not_minor_units(param: str) -> InvalidParameter:

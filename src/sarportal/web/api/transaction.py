@@ -150,7 +150,7 @@ def detail(tx_id: str) -> TransactionDetail:
 @spec.validate(json=CaptureRequest, headers=ActionHeaders, resp=ACTION_RESPONSES, tags=["actions"])
 def capture(tx_id: str, json: CaptureRequest, headers: ActionHeaders) -> Created:
     """Capture (all or part of) what is authorized and not yet captured or cancelled."""
-    _require_body(json)
+    require_body(json)
     return _act(tx_id, ActionKind.CAPTURE, json.amount, None, headers)
 
 
@@ -159,7 +159,7 @@ def capture(tx_id: str, json: CaptureRequest, headers: ActionHeaders) -> Created
 @spec.validate(json=RefundRequest, headers=ActionHeaders, resp=ACTION_RESPONSES, tags=["actions"])
 def refund(tx_id: str, json: RefundRequest, headers: ActionHeaders) -> Created:
     """Refund (all or part of) what is captured and not yet refunded."""
-    _require_body(json)
+    require_body(json)
     return _act(tx_id, ActionKind.REFUND, json.amount, json.reason, headers)
 
 
@@ -170,11 +170,11 @@ def refund(tx_id: str, json: RefundRequest, headers: ActionHeaders) -> Created:
 )
 def cancel(tx_id: str, json: CancellationRequest, headers: ActionHeaders) -> Created:
     """Cancel the whole remaining uncaptured amount."""
-    _require_body(json)
+    require_body(json)
     return _act(tx_id, ActionKind.CANCEL, None, None, headers)
 
 
-def _require_body(body: object) -> None:
+def require_body(body: object) -> None:
     """Spectree passes no body for a request that is not JSON, and reads a JSON body that is
     not an object (`""`, `null`, `[]`, broken JSON) as `{}`; refuse both instead of acting."""
     raw = request.get_json(silent=True)

@@ -18,10 +18,10 @@ from sarportal.provider.errors import ProviderError
 from sarportal.provider.models import TransactionDetail
 from sarportal.web.approvals.intents import decider, desk
 from sarportal.web.core.access import CurrentUser, requires
-from sarportal.web.core.htmx import is_htmx
+from sarportal.web.core.htmx import is_htmx, no_store
 from sarportal.web.core.provider_access import provider_session
 from sarportal.web.core.services import portal
-from sarportal.web.transactions import dialog
+from sarportal.web.transactions import dialog, invoice
 from sarportal.web.transactions.actor import actor
 from sarportal.web.transactions.present import (
     CUSTOMER_FIELD_NAMES,
@@ -42,9 +42,11 @@ def render_detail(
     found: TransactionDetail,
     *,
     revealed: dict[str, list[str] | None] | None = None,
+    invoice_entry: invoice.InvoiceEntry | None = None,
     **extra: Any,
 ) -> str:
-    """The whole page for a transaction just read; only `revealed` fields show their value."""
+    """The whole page for a transaction just read; only `revealed` fields show their value;
+    the invoice's forms as `invoice_entry` left them."""
     user: CurrentUser = g.user
     summary = summary_of(found)
     audit = _activity(summary.id)
@@ -63,6 +65,7 @@ def render_detail(
         may_act=may_act,
         audit=audit,
         approvals=desk().listed(decider(), transaction_id=summary.id),
+        **invoice.invoice_context(found, invoice_entry),
         **template_globals(),
         **extra,
     )
@@ -101,6 +104,17 @@ def reveal(tx_id: str, field: str) -> str:
     )
 
 
+@requires(Role.OPERATOR)
+def invoice_operation(tx_id: str, operation: str) -> Response:
+    """Extend the due date, pause the dunning, send the invoice again or report a direct
+    payment; a refused form is shown again on the page, with what went wrong."""
+    outcome = invoice.submit(tx_id, operation)
+    if isinstance(outcome, Response):
+        return outcome
+    html = render_detail(provider_session().transaction(tx_id), invoice_entry=outcome)
+    return no_store(Response(html, status=outcome.status, mimetype="text/html"))
+
+
 @requires(Role.VIEWER)
 def related(tx_id: str) -> str | Response:
     """The customer's other transactions (summaries), by this transaction's id, never theirs."""
@@ -127,7 +141,8 @@ def related(tx_id: str) -> str | Response:
 # -- the URL map of blueprint `transaction` ----------------------------------------------------
 # The page; the customer's fields are revealed one by one with POSTs (so nothing personal is
 # ever in a URL); the other transactions of the customer load with a separate request; the
-# action dialog is a GET that opens it and POSTs that advance it.
+# action dialog is a GET that opens it and POSTs that advance it; the invoice's operations are
+# one POST each, from the settlement card.
 
 ACTION = "/transactions/<tx_id>/actions/<any(refund, capture, cancellation):kind>"
 
@@ -136,3 +151,8 @@ bp.add_url_rule("/transactions/<tx_id>/customer/<field>", view_func=reveal, meth
 bp.add_url_rule("/transactions/<tx_id>/related", view_func=related, methods=["GET"])
 bp.add_url_rule(ACTION, view_func=dialog.action_form, methods=["GET"])
 bp.add_url_rule(ACTION, view_func=dialog.act, methods=["POST"])
+bp.add_url_rule(
+    "/transactions/<tx_id>/invoice/<any(extension, pause, resend, 'direct-payment'):operation>",
+    view_func=invoice_operation,
+    methods=["POST"],
+)
