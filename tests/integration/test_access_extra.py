@@ -134,6 +134,7 @@ FORMS: dict[str, dict[str, str]] = {
     "transaction.act": {"step": "confirm", "amount": "1.00", "reason": "goodwill"},
     "dashboard.refresh": {"period": "30d"},
     "counter.refresh": {"period": "30d"},
+    "claims.assign": {"assignee": "{user_id}"},  # `values` fill in the braces
 }
 JSON_BODIES: dict[str, dict[str, Any]] = {
     "transaction.api.capture": {"amount": 1},
@@ -172,6 +173,8 @@ def test_every_session_write_without_the_right_csrf_token_is_400_and_changes_not
         uow.commit()
         own_token_id = own_token.id
     tx = fresh_rows.take("captured")
+    with sandbox.client("demo-viewer") as direct:  # a real claim: its assignee could be set
+        claim_id = direct.get("/v1/claims", params={"limit": 1}).json()["data"][0]["id"]
     token = {
         "missing": None,
         "garbage": "IjEyMzQ1Ig.aaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbb",
@@ -185,7 +188,7 @@ def test_every_session_write_without_the_right_csrf_token_is_400_and_changes_not
         "key": own_key[0],
         "token": "unknown-invitation",
         "token_id": str(own_token_id),
-        "claim_id": "cl_0000000000000000",
+        "claim_id": claim_id,
     }
     csrf_token(provider_client, "/account")  # the page the user has open holds its own token
     rules = [rule for rule in provider_app.url_map.iter_rules() if "POST" in (rule.methods or ())]
@@ -197,7 +200,7 @@ def test_every_session_write_without_the_right_csrf_token_is_400_and_changes_not
         if rule.endpoint in JSON_BODIES:
             response = provider_client.post(path, json=JSON_BODIES[rule.endpoint], headers=headers)
         else:
-            form = dict(FORMS.get(rule.endpoint, {}))
+            form = {k: v.format(**values) for k, v in FORMS.get(rule.endpoint, {}).items()}
             if token:
                 form["csrf_token"] = token
             response = provider_client.post(path, data=form, headers=headers)

@@ -256,18 +256,10 @@ def test_a_rate_limit_is_one_budget_over_every_process_and_a_restart(tmp_path: P
             second.stop()
 
 
-def _token(portal: Portal, email: str) -> dict[str, str]:
-    """A new personal API token of `email`, made with the CLI; its Authorization header."""
-    command = [sys.executable, "-m", "sarportal", "tokens", "create", "--email", email]
-    made = subprocess.run(command, env=portal.env, capture_output=True, text=True)
-    assert made.returncode == 0, made.stderr
-    return {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
-
-
 def test_saved_views_racing_over_every_process_are_made_and_deleted_once(
     portals: tuple[Portal, Portal],
 ) -> None:
-    bearer = _token(portals[0], "viewer@demo.example")
+    bearer = portals[0].api_token("viewer@demo.example")
 
     def create(portal: Portal, name: str) -> Callable[[], int]:
         body = {"name": name, "page": "transactions", "query": "status=captured"}
@@ -329,8 +321,8 @@ def test_two_approvers_racing_over_every_process_send_a_refund_once(
     first, second = portals
     first.approval_thresholds({"EUR": 100})
     _second_operator(first, "approver@demo.example")
-    asker = _token(first, "operator@demo.example")
-    approvers = [_token(first, ADMIN), _token(first, "approver@demo.example")]
+    asker = first.api_token("operator@demo.example")
+    approvers = [first.api_token(ADMIN), first.api_token("approver@demo.example")]
     listed = httpx.get(
         f"{first.url}/api/v1/transactions",
         params={"status": "captured", "currency": "EUR", "limit": 1},
@@ -366,7 +358,7 @@ def test_two_approvers_racing_over_every_process_send_a_refund_once(
 def test_a_bulk_job_resumes_after_a_restart_and_applies_each_row_once(tmp_path: Path) -> None:
     lease = {"SARPORTAL_JOBS_BULK_LEASE": "2"}
     with running_portal(tmp_path, sandbox_flags=("--rate-limit", "8"), env_extra=lease) as portal:
-        bearer = _token(portal, "operator@demo.example")
+        bearer = portal.api_token("operator@demo.example")
         english = {"Accept-Language": "en"}
         with httpx.Client(base_url=portal.url, timeout=60, headers=english) as browser:
             data = {
@@ -418,7 +410,7 @@ def test_a_claim_answered_from_every_process_at_once_is_answered_once(tmp_path: 
         second.start()
         try:
             portals = (first, second)
-            bearer = _token(first, "operator@demo.example")
+            bearer = first.api_token("operator@demo.example")
             listed = httpx.get(
                 f"{first.url}/api/v1/claims",
                 params={"status": "open", "limit": 2},

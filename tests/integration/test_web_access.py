@@ -50,6 +50,7 @@ MATRIX: dict[str, tuple[Role | None, str, str]] = {
     "claims.detail": (Role.VIEWER, "GET", "/claims/cl_0000000000000000"),
     "claims.accept": (Role.OPERATOR, "POST", "/claims/cl_0000000000000000/accept"),
     "claims.contest": (Role.OPERATOR, "POST", "/claims/cl_0000000000000000/contest"),
+    "claims.assign": (Role.OPERATOR, "POST", "/claims/cl_0000000000000000/assignee"),
     "reconcile.form": (Role.VIEWER, "GET", "/payouts/reconcile"),
     "reconcile.upload": (Role.VIEWER, "POST", "/payouts/reconcile"),
     "payouts.detail": (Role.VIEWER, "GET", "/payouts/po_0000000000000000"),
@@ -63,6 +64,7 @@ MATRIX: dict[str, tuple[Role | None, str, str]] = {
         "POST",
         "/api/v1/claims/cl_0000000000000000/contestation",
     ),
+    "api_claims.assign": (Role.OPERATOR, "PUT", "/api/v1/claims/cl_0000000000000000/assignee"),
     "api_payouts.get_payout": (Role.VIEWER, "GET", "/api/v1/payouts/po_0000000000000000"),
     "api_payouts.list_payout_lines": (
         Role.VIEWER,

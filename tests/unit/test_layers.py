@@ -4,8 +4,8 @@ Below `sarportal`: `domain` stands on nothing of ours; `provider` and `store` on
 on `store`; `stats` and `jobs` below `web`; nothing outside `web` imports it. Inside `web`: `core`
 stands on no room and not on `ui`; `ui` on `core` only; the rooms (`transactions`, `stats`,
 `people`, `saved_views`, `approvals`) never on `api`, which stands on them. The services that
-pages and API share (`actions`, `saved_views`, `approvals`) stand below `web`. The sandbox
-stands for another party and imports nothing of the portal.
+pages and API share (`actions`, `saved_views`, `approvals`, `bulk`, `claim_assignments`) stand
+below `web`. The sandbox stands for another party and imports nothing of the portal.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ SERVICES = (
     "saved_views",
     "approvals",
     "bulk",
+    "claim_assignments",
 )  # the rules that the pages and the API share
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "domain": ("provider", "store", "auth", "stats", "jobs", "web", *SERVICES, "sandbox"),

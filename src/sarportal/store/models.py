@@ -295,6 +295,27 @@ class BulkRowRow(Base):
     approval_key: Mapped[str | None] = mapped_column(String(24), nullable=True)
 
 
+class ClaimAssigneeRow(Base):
+    """Who of the organisation's users looks after a claim: the provider's claim id, the
+    assignee's user id (None: nobody), who assigned and when. Nothing else of the claim is kept.
+
+    One row per claim, written by an upsert (the last assignment wins). Deleting a user sets
+    their ids here to None: their claims become unassigned, other users' assignments stay.
+    """
+
+    __tablename__ = "claim_assignees"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    claim_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    assignee_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    assigned_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class AuditEntry(Base):
     """One line of the append-only audit trail: who did what to which id, with what outcome.
 

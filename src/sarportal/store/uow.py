@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sarportal.config import Clock
 from sarportal.store.approvals import Approvals
 from sarportal.store.bulk import BulkJobs
+from sarportal.store.claim_assignees import ClaimAssignees
 from sarportal.store.crypto import SecretBox
 from sarportal.store.repositories import (
     AuditLog,
@@ -37,6 +38,7 @@ class UnitOfWork:
     saved_views: SavedViews
     approvals: Approvals
     bulk: BulkJobs
+    claim_assignees: ClaimAssignees
 
     def __init__(self, factory: sessionmaker[Session], box: SecretBox, clock: Clock) -> None:
         self._factory = factory
@@ -58,6 +60,7 @@ class UnitOfWork:
         self.saved_views = SavedViews(session, self.clock)
         self.approvals = Approvals(session, self.clock)
         self.bulk = BulkJobs(session, self.clock)
+        self.claim_assignees = ClaimAssignees(session, self.clock)
         return self
 
     def __exit__(

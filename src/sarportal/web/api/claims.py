@@ -6,25 +6,30 @@ data. `POST …/{id}/acceptance` (an empty JSON object) and `POST …/{id}/conte
 (`sarportal.claim_responses`): audit, an idempotency key (the caller's `Idempotency-Key`, else
 one made for the request), and reconciliation after a lost answer. The files are checked as
 the provider's contract says and passed through from memory. Session callers need the CSRF
-header and a recent sign-in, as for the transaction actions.
+header and a recent sign-in, as for the transaction actions. Every claim carries the portal's
+`assignee_user_id` (or null), which `PUT …/{id}/assignee` sets (`sarportal.claim_assignments`,
+the page's service).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
-from flask import Blueprint, g, request, url_for
+from flask import Blueprint, Response, g, request, url_for
 
 from sarportal.actions import Outcome, new_key, provider_key
+from sarportal.claim_assignments import AssigneeRefused, ClaimAssignments
 from sarportal.claim_responses import Answer, ClaimIntent, ClaimResponses
 from sarportal.domain.claims import ContestationError, Upload, check_contestation
 from sarportal.domain.roles import Role
 from sarportal.domain.vocabulary import ClaimReason, ClaimStatus
 from sarportal.provider.errors import ProviderInvalidRequest
-from sarportal.provider.models import Claim
-from sarportal.web.api.openapi import InvalidParameter, Problem, SpecResponse, spec
+from sarportal.provider.models import Claim as ProviderClaim
+from sarportal.store.claim_assignees import ClaimAssignee
+from sarportal.web.api.openapi import InvalidParameter, Problem, SpecResponse, decode_json, spec
 from sarportal.web.api.transaction import (
     ACTION_PROBLEMS,
     ActionHeaders,
@@ -57,6 +62,29 @@ class ClaimListQuery(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
     cursor: Annotated[str, msgspec.Meta(min_length=1, max_length=512)] | None = None
     include_total: bool = False
+
+
+class Claim(ProviderClaim, frozen=True):
+    """A customer's claim (dispute) against a transaction, as the provider has it (no personal
+    data), with the portal's `assignee_user_id`: the user of the organisation who looks after
+    it, or null."""
+
+    assignee_user_id: int | None = None
+
+
+def _assignments() -> ClaimAssignments:
+    return ClaimAssignments(portal().store)
+
+
+def _with_assignee(claim: ProviderClaim, assignee: ClaimAssignee | None) -> Claim:
+    fields = {name: getattr(claim, name) for name in ProviderClaim.__struct_fields__}
+    return Claim(**fields, assignee_user_id=assignee.user_id if assignee else None)
+
+
+def _with_assignees(claims: Sequence[ProviderClaim]) -> list[Claim]:
+    user: CurrentUser = g.user
+    found = _assignments().of_claims(user.organisation_id, [claim.id for claim in claims])
+    return [_with_assignee(claim, found.get(claim.id)) for claim in claims]
 
 
 class ClaimList(msgspec.Struct, omit_defaults=True):
@@ -94,7 +122,7 @@ def list_claims(query: ClaimListQuery) -> ClaimList:
     except ProviderInvalidRequest as error:
         param = error.param or "cursor"
         raise InvalidParameter(param, f"The provider refused the parameter `{param}`.") from error
-    return ClaimList(page.data, page.has_more, page.next_cursor, page.total_count)
+    return ClaimList(_with_assignees(page.data), page.has_more, page.next_cursor, page.total_count)
 
 
 @bp.get("/<claim_id>")
@@ -102,7 +130,43 @@ def list_claims(query: ClaimListQuery) -> ClaimList:
 @spec.validate(resp=SpecResponse(HTTP_200=Claim, HTTP_404=Problem), tags=["claims"])
 def get_claim(claim_id: str) -> Claim:
     """Get a claim with the merchant's response (its text and the files' names and sizes)."""
-    return provider_session().claim(claim_id)
+    (claim,) = _with_assignees([provider_session().claim(claim_id)])
+    return claim
+
+
+class AssigneeRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Whom the claim is assigned to: the id of an active user of the caller's organisation
+    (`GET /api/v1/me` names the caller's own), or null for nobody."""
+
+    user_id: int | None
+
+
+@bp.put("/<claim_id>/assignee")
+@requires(Role.OPERATOR)
+@spec.validate(
+    json=AssigneeRequest,
+    resp=SpecResponse(
+        HTTP_200=Claim, HTTP_400=Problem, HTTP_403=Problem, HTTP_404=Problem, HTTP_422=Problem
+    ),
+    tags=["claims"],
+    skip_validation=True,  # `decode_json` validates, naming the field
+)
+def assign(claim_id: str) -> Response:
+    """Assign a claim to a user of the organisation, or to nobody.
+
+    The last assignment wins; each is audited. `422 invalid_request` (param `user_id`) when the
+    user is no active user of the caller's organisation; nothing is changed then.
+    """
+    body = decode_json(AssigneeRequest)
+    claim = provider_session().claim(claim_id)  # a 404 for an unknown id
+    try:
+        found = _assignments().assign(actor(), claim.id, body.user_id)
+    except AssigneeRefused:
+        raise InvalidParameter(
+            "user_id", "`user_id` is no active user of your organisation.", status=422
+        ) from None
+    encoded = msgspec.json.encode(_with_assignee(claim, found))
+    return Response(encoded, 200, mimetype="application/json")
 
 
 class AcceptanceRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -191,7 +255,8 @@ def _answer(
     result = ClaimResponses(portal().store, session).respond(actor(), intent)
     if result.outcome is Outcome.SUCCEEDED and result.claim is not None:
         location = url_for("api_claims.get_claim", claim_id=claim.id)
-        return result.claim, 201, {"Location": location}
+        (answered,) = _with_assignees([result.claim])
+        return answered, 201, {"Location": location}
     code = result.problem_code
     if code in ACTION_PROBLEMS:
         raise ActionProblem(problems.problem(code).status, code, claim_failure(result))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -33,6 +33,7 @@ class ClaimRow:
     respond_by: str
     left: str  # time left to respond, in words; "" when no response is due
     soon: bool  # due within the warning time
+    assignee: str = ""  # the assignee's e-mail address; "" when nobody is assigned
 
 
 def time_left(until: datetime, now: datetime) -> str:
@@ -49,8 +50,15 @@ def time_left(until: datetime, now: datetime) -> str:
     return str(_("%(minutes)s min", minutes=max(1, rest // 60)))
 
 
-def claim_rows(claims: Sequence[Claim], now: datetime, soon: timedelta) -> list[ClaimRow]:
+def claim_rows(
+    claims: Sequence[Claim],
+    now: datetime,
+    soon: timedelta,
+    assignees: Mapping[str, str] | None = None,
+) -> list[ClaimRow]:
+    """The claims as the tables show them; `assignees`: the assignee's address by claim id."""
     formats = request_formats()
+    emails = assignees or {}
     rows = []
     for c in claims:
         due = c.status == "open"
@@ -67,6 +75,7 @@ def claim_rows(claims: Sequence[Claim], now: datetime, soon: timedelta) -> list[
                 respond_by=format_moment(c.respond_by, formats.locale, formats.zone, "short"),
                 left=time_left(c.respond_by, now) if due else "",
                 soon=due and c.respond_by - now <= soon,
+                assignee=emails.get(c.id, ""),
             )
         )
     return rows
@@ -76,6 +85,7 @@ def inbox_url(endpoint: str, filters: dict[str, Any], **extra: str) -> str:
     pairs = [("view", filters.get("view") or "open")]
     pairs += [("reason", r) for r in filters.get("reason", [])]
     pairs += [("currency", c) for c in filters.get("currency", [])]
+    pairs += [("assignee", filters["assignee"])] if filters.get("assignee") else []
     pairs += list(extra.items())
     return f"{url_for(endpoint)}?{urlencode(pairs)}"
 

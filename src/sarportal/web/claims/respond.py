@@ -34,6 +34,7 @@ from sarportal.domain.claims import (
 from sarportal.domain.roles import Role
 from sarportal.provider.errors import InvalidState
 from sarportal.provider.models import Claim
+from sarportal.web.claims.assignee import assignment_context
 from sarportal.web.claims.present import SOON, detail_context
 from sarportal.web.core.access import CurrentUser, requires
 from sarportal.web.core.htmx import no_store
@@ -149,12 +150,16 @@ def forms_context(claim: Claim, entry: Entry, kept: Opened | None = None) -> dic
     }
 
 
-def page_context(claim: Claim, entry: Entry, kept: Opened | None = None) -> dict[str, Any]:
-    """The claim's page: the claim, its deadline, and the forms where they are offered."""
+def page_context(
+    claim: Claim, entry: Entry, kept: Opened | None = None, *, assign_error: str | None = None
+) -> dict[str, Any]:
+    """The claim's page: the claim, its deadline, its assignee, and the forms where they are
+    offered (`assign_error`: why the assignee form was refused)."""
     now = portal().settings.clock()
     return {
         **detail_context(claim, now, SOON),
         **forms_context(claim, entry, kept),
+        **assignment_context(claim, assign_error),
         "answer_error": entry.error,
     }
 
