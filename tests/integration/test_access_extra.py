@@ -135,6 +135,7 @@ FORMS: dict[str, dict[str, str]] = {
     "dashboard.refresh": {"period": "30d"},
     "counter.refresh": {"period": "30d"},
     "claims.assign": {"assignee": "{user_id}"},  # `values` fill in the braces
+    "transaction.invoice_operation": {"days": "7"},  # a pause (its intent is checked after)
 }
 JSON_BODIES: dict[str, dict[str, Any]] = {
     "transaction.api.capture": {"amount": 1},
@@ -142,6 +143,10 @@ JSON_BODIES: dict[str, dict[str, Any]] = {
     "transaction.api.cancel": {},
     "api_stats.submit_job": {},
     "api_claims.accept": {},
+    "transaction.api.extend": {"working_days": 10, "fee_amount": 150},
+    "transaction.api.pause": {"days": 3},
+    "transaction.api.resend": {},
+    "transaction.api.direct_payment": {"amount": 1, "paid_on": "2026-12-01"},
 }
 
 
@@ -189,6 +194,7 @@ def test_every_session_write_without_the_right_csrf_token_is_400_and_changes_not
         "token": "unknown-invitation",
         "token_id": str(own_token_id),
         "claim_id": claim_id,
+        "operation": "pause",
     }
     csrf_token(provider_client, "/account")  # the page the user has open holds its own token
     rules = [rule for rule in provider_app.url_map.iter_rules() if "POST" in (rule.methods or ())]

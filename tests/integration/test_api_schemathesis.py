@@ -126,7 +126,7 @@ def test_every_operation_answers_documented_problem_json_never_5xx(
 ) -> None:
     schema = _schema(api.app, api.headers)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 26, [operation.label for operation in operations]
+    assert len(operations) == 30, [operation.label for operation in operations]
     for operation in operations:
         strategies = [operation.as_strategy(mode)]
         if "{tx_id}" in operation.path:  # random ids are 404s: act on real ones as well
