@@ -44,6 +44,7 @@ def _settle(page: Any, view: str) -> None:
             ".forEach((button) => button.click())"
         )
         page.locator("[data-table]:visible").nth(6).wait_for()
+        page.locator("#dunning-forecast").wait_for()  # the dunning card, loaded after the page
     elif view == "detail":
         _first_detail(page, "status=captured&country=CH")
         page.locator("#customer-name").get_by_role("button").click()
@@ -53,6 +54,16 @@ def _settle(page: Any, view: str) -> None:
         page.locator("[data-portal-action='refund']").click()
         page.locator("#action-dialog.show #action-amount").wait_for()
         page.wait_for_function("() => !document.querySelector('.modal-backdrop.fade:not(.show)')")
+    elif view == "invoice":  # an overdue invoice: its facts and the operator's forms
+        _first_detail(page, "preset=overdue")
+        page.locator("#invoice-facts").wait_for()
+        page.locator("#invoice-direct-payment").wait_for()
+    elif view == "claim":  # a claim awaiting an answer where there is one: its forms
+        links = page.locator("table tbody a[href^='/claims/cl_']")
+        if links.count() == 0:  # none awaiting an answer in this sandbox: any claim
+            page.goto(urlsplit(page.url)._replace(path="/claims", query="view=all").geturl())
+        links.first.click()
+        page.locator("#claim-summary-title").wait_for()
     elif view == "table":
         page.locator(ROWS).first.wait_for()
     elif view == "payout":
@@ -88,6 +99,8 @@ def _settle(page: Any, view: str) -> None:
         ("viewer", "/payouts", "payouts"),
         ("viewer", "/payouts?from=2026-02-30&status=lost", "payouts-refused"),
         ("viewer", "/payouts", "payout"),
+        ("operator", "/transactions", "invoice"),
+        ("operator", "/claims", "claim"),
     ],
 )
 def test_no_serious_accessibility_violations(open_as: Any, role: str, path: str, view: str) -> None:

@@ -442,3 +442,64 @@ def test_a_claim_answered_from_every_process_at_once_is_answered_once(tmp_path: 
                 assert after["status"] == "accepted" and after["deducted_in_payout"]
         finally:
             second.stop()
+
+
+def test_an_invoice_paid_directly_from_every_process_at_once_is_deducted_once(
+    tmp_path: Path,
+) -> None:
+    with running_portal(tmp_path) as first:
+        second = replace(first, url=f"http://127.0.0.1:{_free_port()}", server=None)
+        second.start()
+        try:
+            portals = (first, second)
+            bearer = first.api_token("operator@demo.example")
+            listed = httpx.get(
+                f"{first.url}/api/v1/transactions",
+                params={"settlement_status": "overdue", "status": "captured", "limit": 2},
+                headers=bearer,
+                timeout=30,
+            ).json()["data"]
+            assert len(listed) == 2, "the sandbox has too few overdue invoices"
+            detail = httpx.get(
+                f"{first.url}/api/v1/transactions/{listed[0]['id']}", headers=bearer, timeout=30
+            ).json()
+            body = {"amount": detail["invoice"]["open_amount"], "paid_on": detail["due_date"]}
+
+            def report(portal: Portal, tx_id: str, key: str) -> Callable[[], int]:
+                url = f"{portal.url}/api/v1/transactions/{tx_id}/direct-payments"
+                headers = {**bearer, "Idempotency-Key": key}
+                return lambda: httpx.post(url, json=body, headers=headers, timeout=30).status_code
+
+            # six reports of the whole open amount, each its own intent: one is taken, the
+            # others find nothing open any more
+            answers = _at_once(
+                [report(p, listed[0]["id"], f"report-{n}") for n, p in enumerate(portals * 3)]
+            )
+            assert sorted(answers) == [201] + [409] * 5, answers
+            # one intent (a client's retries) six times over both processes: one effect
+            other = listed[1]["id"]
+            extension = httpx.get(
+                f"{first.url}/api/v1/transactions/{other}", headers=bearer, timeout=30
+            ).json()["invoice"]["extension_options"][0]
+            ask = {"working_days": extension["working_days"], "fee_amount": extension["fee_amount"]}
+
+            def extend(portal: Portal) -> Callable[[], int]:
+                url = f"{portal.url}/api/v1/transactions/{other}/due-date-extensions"
+                headers = {**bearer, "Idempotency-Key": "one-extension"}
+                return lambda: httpx.post(url, json=ask, headers=headers, timeout=30).status_code
+
+            answers = _at_once([extend(p) for p in portals * 3])
+            assert 201 in answers and set(answers) <= {201, 409}, answers
+            second.restart()
+            paid = httpx.get(
+                f"{second.url}/api/v1/transactions/{listed[0]['id']}", headers=bearer, timeout=30
+            ).json()
+            assert paid["settlement_status"] == "paid"
+            assert len(paid["invoice"]["direct_payments"]) == 1
+            extended = httpx.get(
+                f"{second.url}/api/v1/transactions/{other}", headers=bearer, timeout=30
+            ).json()
+            assert extended["invoice"]["extension"]["fee_amount"] == extension["fee_amount"]
+            assert extended["due_date"] == extension["due_date"]
+        finally:
+            second.stop()

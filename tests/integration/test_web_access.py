@@ -138,14 +138,14 @@ MATRIX: dict[str, tuple[Role | None, str, str]] = {
         Role.OPERATOR,
         "POST",
         "/api/v1/transactions/tx_0/due-date-extensions",
-    ),  # fmt: skip
+    ),
     "transaction.api.pause": (Role.OPERATOR, "POST", "/api/v1/transactions/tx_0/dunning-pauses"),
     "transaction.api.resend": (Role.OPERATOR, "POST", "/api/v1/transactions/tx_0/invoice-resends"),
     "transaction.api.direct_payment": (
         Role.OPERATOR,
         "POST",
         "/api/v1/transactions/tx_0/direct-payments",
-    ),  # fmt: skip
+    ),
     "dunning.forecast": (Role.VIEWER, "GET", "/dashboard/dunning"),
 }
 OPTIONAL = {"ui.set_language"}  # owned by the look-and-feel part

@@ -469,7 +469,20 @@ class Book:
         d = self.data
         d.updated[row] = now
         self.renderer.refresh(np.asarray([row]))
-        currency = v.CURRENCIES[int(d.currency[row])]
+        currency = self._event(row, kind, amount, reason, now)
+        return {
+            "id": f"iop_{secrets.token_hex(12)}",
+            "type": kind,
+            "amount": amount,
+            "currency": currency,
+            "created_at": _iso(now),
+            "transaction": self.summary(row),
+            "invoice": self.invoices.view(row, now),
+        }
+
+    def _event(self, row: int, kind: str, amount: int | None, reason: str | None, now: int) -> str:
+        """Append a written event to the row's history; the row's currency."""
+        currency = v.CURRENCIES[int(self.data.currency[row])]
         self.events[row].append(
             {
                 "id": f"evt_{secrets.token_hex(12)}",
@@ -482,15 +495,7 @@ class Book:
                 "dunning_level": None,
             }
         )
-        return {
-            "id": f"iop_{secrets.token_hex(12)}",
-            "type": kind,
-            "amount": amount,
-            "currency": currency,
-            "created_at": _iso(now),
-            "transaction": self.summary(row),
-            "invoice": self.invoices.view(row, now),
-        }
+        return currency
 
     def _refuse_final(self, row: int) -> None:
         status = int(self.data.status[row])
@@ -513,20 +518,8 @@ class Book:
         self.renderer.refresh(one)
         if kind in ("capture", "refund"):
             self.payouts.record(row, kind, amount, now)
-        currency = v.CURRENCIES[int(d.currency[row])]
         action_id = f"act_{secrets.token_hex(12)}"
-        self.events[row].append(
-            {
-                "id": f"evt_{secrets.token_hex(12)}",
-                "type": kind,
-                "occurred_at": _iso(now),
-                "amount": amount,
-                "currency": currency,
-                "outcome": "succeeded",
-                "reason": reason,
-                "dunning_level": None,
-            }
-        )
+        currency = self._event(row, kind, amount, reason, now)
         return {
             "id": action_id,
             "type": kind,

@@ -35,6 +35,7 @@ from sarportal.web.api.transaction import (
     ActionHeaders,
     ActionProblem,
     action_problem,
+    write_responses,
 )
 from sarportal.web.api.transactions import RFC3339
 from sarportal.web.claims.respond import LARGEST_CONTESTATION, claim_failure, contestation_message
@@ -173,16 +174,7 @@ class AcceptanceRequest(msgspec.Struct, forbid_unknown_fields=True):
     """An empty object: the claim's whole amount is deducted from the current payout."""
 
 
-ANSWER_RESPONSES = SpecResponse(
-    HTTP_201=Claim,
-    HTTP_400=Problem,
-    HTTP_403=Problem,
-    HTTP_404=Problem,
-    HTTP_409=Problem,
-    HTTP_422=Problem,
-    HTTP_502=Problem,
-    HTTP_503=Problem,
-)
+ANSWER_RESPONSES = write_responses(Claim)
 Created = tuple[Claim, int, dict[str, str]]
 
 

@@ -31,7 +31,7 @@ from sarportal.invoice_operations import (
     Seen,
 )
 from sarportal.provider.models import Invoice, TransactionSummary
-from sarportal.web.api.openapi import InvalidParameter, Problem, SpecResponse, spec
+from sarportal.web.api.openapi import InvalidParameter, spec
 from sarportal.web.api.transaction import (
     ACTION_PROBLEMS,
     ActionHeaders,
@@ -39,6 +39,7 @@ from sarportal.web.api.transaction import (
     Minor,
     bp,
     require_body,
+    write_responses,
 )
 from sarportal.web.core import problems
 from sarportal.web.core.access import CurrentUser, requires
@@ -82,17 +83,7 @@ class InvoiceChanged(msgspec.Struct):
     invoice: Invoice | None
 
 
-RESPONSES: Final = SpecResponse(
-    HTTP_201=InvoiceChanged,
-    HTTP_400=Problem,
-    HTTP_403=Problem,
-    HTTP_404=Problem,
-    HTTP_409=Problem,
-    HTTP_422=Problem,
-    HTTP_429=Problem,
-    HTTP_502=Problem,
-    HTTP_503=Problem,
-)
+RESPONSES: Final = write_responses(InvoiceChanged)
 Created = tuple[InvoiceChanged, int, dict[str, str]]
 
 

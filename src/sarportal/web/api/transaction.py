@@ -96,18 +96,14 @@ class ActionHeaders(msgspec.Struct):
     ) = msgspec.field(default=None, name="Idempotency-Key")
 
 
-ACTION_RESPONSES = SpecResponse(
-    HTTP_201=TransactionSummary,
-    HTTP_202=ApprovalView,
-    HTTP_400=Problem,
-    HTTP_403=Problem,
-    HTTP_404=Problem,
-    HTTP_409=Problem,
-    HTTP_422=Problem,
-    HTTP_429=Problem,
-    HTTP_502=Problem,
-    HTTP_503=Problem,
-)
+def write_responses(created: type, **more: type) -> SpecResponse:
+    """The answers a write at the provider documents: `created` with 201 (and `more`), and
+    problem+json for its failures."""
+    failures = {f"HTTP_{status}": Problem for status in (400, 403, 404, 409, 422, 429, 502, 503)}
+    return SpecResponse(HTTP_201=created, **more, **failures)
+
+
+ACTION_RESPONSES = write_responses(TransactionSummary, HTTP_202=ApprovalView)
 
 
 class ActionProblem(Exception):
