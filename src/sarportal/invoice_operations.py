@@ -26,7 +26,6 @@ from sarportal.provider.models import Invoice, InvoiceOperation, TransactionSumm
 from sarportal.store import Store
 
 TARGET: Final = "transaction"
-EXTENSION_DAYS: Final = (10, 15, 20)  # working days, as the provider offers them
 MAX_PAUSE_DAYS: Final = 30
 PAUSE_DAYS: Final = (7, 14, 30)  # the choices the page offers
 

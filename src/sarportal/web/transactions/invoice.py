@@ -21,6 +21,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
 from sarportal.actions import Outcome, new_key, provider_key
+from sarportal.domain.dunning import COLLECTION, UNPAID
 from sarportal.domain.money import AmountError, parse_amount
 from sarportal.domain.roles import Role
 from sarportal.invoice_operations import (
@@ -43,8 +44,6 @@ from sarportal.web.ui.locale import current_locale
 
 SALT: Final = "sarportal.invoice-operation"
 INTENT_MAX_AGE: Final = 23 * 3600  # under the provider's 24 h replay window
-UNPAID: Final = ("open", "overdue")
-COLLECTION: Final = 4  # the last dunning level: the case is with collection
 RESEND_INTERVAL: Final = timedelta(hours=24)  # the provider sends an invoice at most once a day
 # The operations as they appear in URLs, and back.
 SLUGS: Final = {
